@@ -1,0 +1,1 @@
+"""Prompt templates, installed as the package `reviewer.prompts` (see pyproject.toml)."""

@@ -1,0 +1,70 @@
+"""A deterministic backend for tests: no model, instant answers.
+
+By default it "reviews" by pattern: added lines (`+ N | code` in the prompt) that
+match a few well-known smells get a finding. Tests can instead script answers with
+`FakeBackend(responses=[...])` or `FakeBackend(answer=callable)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from reviewer.backends import Completion, Message
+from reviewer.types import ModelInfo
+
+_ADDED = re.compile(r"^\+ +(\d+) \| (.*)$", re.MULTILINE)
+
+# (pattern, category, severity, title, message)
+RULES: tuple[tuple[re.Pattern[str], str, str, str, str], ...] = (
+    (re.compile(r"execute\(\s*f?[\"'].*(\{|%s|\" *\+|' *\+)|execute\(.*%\s*\w"), "security", "high",
+     "SQL built with string formatting", "User input is interpolated into the query; use a parameter."),
+    (re.compile(r"\beval\("), "security", "high", "eval on dynamic input", "eval runs arbitrary code."),
+    (re.compile(r"shell\s*=\s*True"), "security", "medium", "subprocess with shell=True", "Command injection risk."),
+    (re.compile(r"except\s*:"), "bug", "medium", "Bare except", "Swallows every exception, including KeyboardInterrupt."),
+    (re.compile(r"==\s*None"), "style", "low", "Comparison to None", "Use `is None`."),
+)
+
+
+def pattern_answer(messages: list[Message]) -> dict[str, Any]:
+    """The default fake review: findings for added lines matching RULES."""
+    findings = []
+    for number, code in _ADDED.findall(messages[-1]["content"]):
+        for pattern, category, severity, title, message in RULES:
+            if pattern.search(code):
+                findings.append({"line": int(number), "category": category, "severity": severity,
+                                 "title": title, "message": message, "suggestion": ""})
+    return {"change": "fake review", "analysis": f"{len(findings)} pattern match(es)", "findings": findings}
+
+
+class FakeBackend:
+    """Scripted stand-in for a model. Counts calls so tests can assert on cache hits."""
+
+    def __init__(
+        self,
+        responses: Iterable[dict[str, Any] | str] | None = None,
+        answer: Callable[[list[Message]], dict[str, Any] | str] | None = None,
+        name: str = "fake",
+    ) -> None:
+        self._responses = list(responses) if responses is not None else None
+        self._answer = answer or pattern_answer
+        self.calls: list[list[Message]] = []
+        self.loaded = False
+        self.info = ModelInfo(name, hashlib.sha256(name.encode()).hexdigest())
+
+    def complete(self, messages: list[Message], schema: dict[str, Any] | None, max_tokens: int) -> Completion:
+        self.loaded = True
+        self.calls.append(messages)
+        if self._responses is not None:
+            reply = self._responses.pop(0) if self._responses else {"change": "", "analysis": "", "findings": []}
+        else:
+            reply = self._answer(messages)
+        text = reply if isinstance(reply, str) else json.dumps(reply)
+        prompt_tokens = sum(len(m["content"].split()) for m in messages)
+        return Completion(text, prompt_tokens, len(text.split()))
+
+    def close(self) -> None:
+        pass

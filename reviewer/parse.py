@@ -1,0 +1,108 @@
+"""Model JSON -> validated Findings for one hunk.
+
+The model is untrusted: its answer may be truncated, mis-typed or point at lines
+outside the hunk. Anything that cannot be anchored on the hunk's new side is dropped
+and counted, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from reviewer.types import Category, Finding, Hunk, Severity
+
+MAX_TITLE = 120
+MAX_MESSAGE = 1000
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """Findings kept, how many were dropped, and whether the answer was unreadable."""
+
+    findings: tuple[Finding, ...]
+    dropped: int = 0
+    malformed: bool = False
+
+
+def _text(value: object, limit: int) -> str:
+    s = " ".join(str(value).split()) if value is not None else ""
+    return s[: limit - 1] + "…" if len(s) > limit else s
+
+
+def _as_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def parse_findings(text: str, hunk: Hunk, source: str = "model") -> ParseResult:
+    """Read the model's JSON answer for `hunk` into validated findings."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return ParseResult((), malformed=True)
+    raw = data.get("findings") if isinstance(data, dict) else None
+    if not isinstance(raw, list):
+        return ParseResult((), malformed=True)
+
+    valid_lines = hunk.new_line_numbers
+    kept: list[Finding] = []
+    dropped = 0
+    for item in raw:
+        finding = _to_finding(item, hunk, valid_lines, source)
+        if finding is None:
+            dropped += 1
+        else:
+            kept.append(finding)
+    return ParseResult(tuple(kept), dropped)
+
+
+def _to_finding(item: object, hunk: Hunk, valid_lines: frozenset[int], source: str) -> Finding | None:
+    if not isinstance(item, dict):
+        return None
+    line = _as_int(item.get("line"))
+    if line is None or line not in valid_lines:
+        return None
+    end_line = _as_int(item.get("end_line"))
+    if end_line is None or end_line < line or end_line not in valid_lines:
+        end_line = line
+    try:
+        category = Category(str(item.get("category", "")).lower())
+        severity = Severity(str(item.get("severity", "")).lower())
+    except ValueError:
+        return None
+    message = _text(item.get("message"), MAX_MESSAGE)
+    title = _text(item.get("title"), MAX_TITLE) or _text(message, 60)
+    if not title:
+        return None
+    suggestion = item.get("suggestion")
+    suggestion = str(suggestion).rstrip() if isinstance(suggestion, str) and suggestion.strip() else None
+    if suggestion is not None and _same_code(suggestion, _line_text(hunk, line)):
+        suggestion = None  # "replace the line with itself" is no suggestion
+    return Finding(hunk.path, line, end_line, category, severity, title, message or title, suggestion, source)
+
+
+def _line_text(hunk: Hunk, line: int) -> str:
+    for ln in hunk.lines:
+        if ln.new_no == line and ln.kind != "-":
+            return ln.text
+    return ""
+
+
+def _same_code(a: str, b: str) -> bool:
+    return "".join(a.split()) == "".join(b.split())
+
+
+def merge_duplicates(findings: list[Finding]) -> list[Finding]:
+    """One finding per fingerprint, keeping the most severe; order by path, line."""
+    best: dict[str, Finding] = {}
+    for f in findings:
+        prev = best.get(f.fingerprint)
+        if prev is None or f.severity.rank > prev.severity.rank:
+            best[f.fingerprint] = f
+    return sorted(best.values(), key=lambda f: (f.path, f.line, -f.severity.rank, f.title))

@@ -1,0 +1,154 @@
+"""Orchestration: hunks -> (cache | model) -> validated findings -> Review.
+
+`review_hunks` yields one HunkResult per hunk as soon as it is ready (the TUI streams
+these); `run_review` collects them, merges duplicates and applies the thresholds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from reviewer.backends import Backend, Completion
+from reviewer.cache import ResultCache, cache_key
+from reviewer.config import Config
+from reviewer.parse import merge_duplicates, parse_findings
+from reviewer.prompting import load_template, review_messages, review_schema
+from reviewer.types import Finding, Hunk, ParsedDiff, Review, SkippedFile, Stats
+
+CHARS_PER_TOKEN = 3  # conservative for code; used only to keep prompts inside the context window
+
+
+@dataclass(frozen=True)
+class HunkResult:
+    """What reviewing one hunk produced."""
+
+    hunk: Hunk
+    findings: tuple[Finding, ...]
+    dropped: int = 0
+    cached: bool = False
+    malformed: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    skipped_reason: str | None = None
+
+
+class Progress(Protocol):
+    """Receives progress events; the CLI draws a bar, the TUI a status line."""
+
+    def start(self, total: int) -> None: ...
+    def model_loading(self) -> None: ...
+    def advance(self, result: HunkResult) -> None: ...
+    def finish(self) -> None: ...
+
+
+class NoProgress:
+    """Progress that shows nothing (quiet mode, pipes, tests)."""
+
+    def start(self, total: int) -> None: ...
+    def model_loading(self) -> None: ...
+    def advance(self, result: HunkResult) -> None: ...
+    def finish(self) -> None: ...
+
+
+def _fit_context(hunk: Hunk, messages_chars: int, config: Config) -> Hunk | None:
+    """Trim extra context so the prompt fits the window; None if even the bare hunk won't."""
+    budget_chars = (config.ctx - config.max_tokens) * CHARS_PER_TOKEN
+    if messages_chars <= budget_chars:
+        return hunk
+    if hunk.context_before or hunk.context_after:
+        return replace(hunk, context_before=(), context_after=())
+    return None
+
+
+def review_hunks(
+    hunks: tuple[Hunk, ...],
+    backend: Backend,
+    config: Config,
+    cache: ResultCache | None,
+    progress: Progress,
+) -> Iterator[HunkResult]:
+    """Review each hunk: from the cache when the same model saw the same prompt, else the model."""
+    template = load_template("review")
+    schema = review_schema()
+    announced_load = False
+    for hunk in hunks:
+        messages = review_messages(hunk, config.categories, template)
+        size = sum(len(m["content"]) for m in messages)
+        fitted = _fit_context(hunk, size, config)
+        if fitted is None:
+            yield HunkResult(hunk, (), skipped_reason="too large for the model's context window (raise --ctx)")
+            continue
+        if fitted is not hunk:
+            hunk = fitted
+            messages = review_messages(hunk, config.categories, template)
+            if sum(len(m["content"]) for m in messages) > (config.ctx - config.max_tokens) * CHARS_PER_TOKEN:
+                yield HunkResult(hunk, (), skipped_reason="too large for the model's context window (raise --ctx)")
+                continue
+
+        key = cache_key(backend.info.sha256, template.cache_tag, hunk.content_key, ",".join(c.value for c in config.categories))
+        completion: Completion | None = cache.get(key) if cache else None
+        cached = completion is not None
+        if completion is None:
+            if not announced_load:
+                progress.model_loading()
+                announced_load = True
+            completion = backend.complete(messages, schema, config.max_tokens)
+            if cache:
+                cache.put(key, completion)
+        parsed = parse_findings(completion.text, hunk)
+        yield HunkResult(
+            hunk,
+            parsed.findings,
+            dropped=parsed.dropped,
+            cached=cached,
+            malformed=parsed.malformed,
+            prompt_tokens=0 if cached else completion.prompt_tokens,
+            completion_tokens=0 if cached else completion.completion_tokens,
+        )
+
+
+def keep_finding(finding: Finding, config: Config) -> bool:
+    return finding.category in config.categories and finding.severity.rank >= config.min_severity.rank
+
+
+def run_review(
+    parsed: ParsedDiff,
+    backend: Backend,
+    config: Config,
+    cache: ResultCache | None,
+    progress: Progress | None = None,
+) -> Review:
+    """Review every hunk of a parsed diff and assemble the Review."""
+    progress = progress or NoProgress()
+    started = time.perf_counter()
+    findings: list[Finding] = []
+    skipped: list[SkippedFile] = list(parsed.skipped)
+    cached = prompt_tokens = completion_tokens = dropped = 0
+    progress.start(len(parsed.hunks))
+    try:
+        for result in review_hunks(parsed.hunks, backend, config, cache, progress):
+            progress.advance(result)
+            if result.skipped_reason:
+                skipped.append(SkippedFile(f"{result.hunk.path}:{result.hunk.new_start}", result.skipped_reason))
+                continue
+            findings.extend(f for f in result.findings if keep_finding(f, config))
+            cached += result.cached
+            prompt_tokens += result.prompt_tokens
+            completion_tokens += result.completion_tokens
+            dropped += result.dropped
+    finally:
+        progress.finish()
+    stats = Stats(
+        hunks=len(parsed.hunks),
+        cached=cached,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        seconds=time.perf_counter() - started,
+        files=parsed.files,
+        skipped=tuple(skipped),
+        dropped_findings=dropped,
+    )
+    return Review(backend.info, tuple(merge_duplicates(findings)), stats=stats, hunks=parsed.hunks)

@@ -1,0 +1,86 @@
+"""`--format text` (default): findings grouped by file, with a code excerpt, coloured by severity."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from itertools import groupby
+
+from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+from reviewer.types import Finding, Review, Severity
+
+SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan"}
+EXCERPT_AROUND = 1
+
+
+def _new_side_lines(review: Review) -> dict[tuple[str, int], str]:
+    lines: dict[tuple[str, int], str] = {}
+    for hunk in review.hunks:
+        for no, text in (*hunk.context_before, *hunk.context_after):
+            lines[(hunk.path, no)] = text
+        for ln in hunk.lines:
+            if ln.new_no is not None and ln.kind != "-":
+                lines[(hunk.path, ln.new_no)] = ln.text
+    return lines
+
+
+def _finding(console: Console, f: Finding, source: dict[tuple[str, int], str]) -> None:
+    style = SEVERITY_STYLE[f.severity]
+    head = Text.assemble(
+        (f"  {f.path}:{f.line}", "bold"),
+        "  ",
+        (f"{f.severity.value:<6}", style),
+        " ",
+        (f"{f.category.value:<11}", "magenta"),
+        " ",
+        f.title,
+    )
+    console.print(head)
+    numbers = [n for n in range(f.line - EXCERPT_AROUND, f.end_line + EXCERPT_AROUND + 1) if (f.path, n) in source]
+    width = len(str(max(numbers))) if numbers else 1
+    for n in numbers:
+        marker = ">" if f.line <= n <= f.end_line else " "
+        code = Text(f"    {marker} {str(n).rjust(width)} │ ", style="dim")
+        code.append(source[(f.path, n)].rstrip(), style="bold" if marker == ">" else "")
+        console.print(code, overflow="ellipsis", no_wrap=True)
+    if f.message and f.message != f.title:
+        console.print(f"      {escape(f.message)}")
+    if f.suggestion:
+        console.print(Text("      suggestion: ", style="green") + Text(f.suggestion.strip()))
+    console.print()
+
+
+def summary_line(review: Review) -> str:
+    s = review.stats
+    by_sev = Counter(f.severity.value for f in review.findings)
+    files = len({f.path for f in review.findings})
+    if review.findings:
+        parts = ", ".join(f"{by_sev[v.value]} {v.value}" for v in reversed(Severity) if by_sev[v.value])
+        head = f"Found {len(review.findings)} issue{'s' * (len(review.findings) != 1)} ({parts}) in {files} file{'s' * (files != 1)}"
+    else:
+        head = "No issues found"
+    tail = f"{s.hunks} hunk{'s' * (s.hunks != 1)} reviewed"
+    if s.cached:
+        tail += f" ({s.cached} cached)"
+    if s.skipped:
+        tail += f", {len(s.skipped)} skipped"
+    return f"{head} · {tail} · {review.model.name} · {s.seconds:.1f}s"
+
+
+def render(review: Review, color: bool = False) -> str:
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=color, no_color=not color, width=120, highlight=False, soft_wrap=False)
+    source = _new_side_lines(review)
+    for path, group in groupby(review.findings, key=lambda f: f.path):
+        console.print(Text(path, style="bold underline"))
+        for f in group:
+            _finding(console, f, source)
+    for skipped in review.stats.skipped:
+        console.print(Text(f"skipped {skipped.path}: {skipped.reason}", style="dim"))
+    if review.stats.dropped_findings:
+        console.print(Text(f"dropped {review.stats.dropped_findings} model finding(s) pointing outside the diff", style="dim"))
+    console.print(Text(summary_line(review), style="bold"))
+    return buf.getvalue()

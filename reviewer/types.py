@@ -1,0 +1,214 @@
+"""Values that flow through the pipeline. Frozen, no I/O.
+
+diff text -> ParsedDiff(Hunk[]) -> Finding[] -> Review
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+
+
+class Category(str, enum.Enum):
+    """What kind of problem a finding reports."""
+
+    BUG = "bug"
+    SECURITY = "security"
+    PERFORMANCE = "performance"
+    STYLE = "style"
+
+
+class Severity(str, enum.Enum):
+    """How bad a finding is; ordered low < medium < high."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3}
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    """One line of a hunk. kind is '+' (added), '-' (removed) or ' ' (context)."""
+
+    kind: str
+    text: str
+    old_no: int | None
+    new_no: int | None
+
+
+@dataclass(frozen=True)
+class Hunk:
+    """One change to review: a unified-diff hunk plus the code around it.
+
+    `context_before`/`context_after` are (new-file line number, text) pairs read from
+    the new file beyond what the diff itself shows, so the model sees the enclosing
+    function. `part`/`parts` say which slice of a split oversized hunk this is.
+    """
+
+    path: str
+    old_path: str | None
+    language: str
+    old_start: int
+    old_len: int
+    new_start: int
+    new_len: int
+    lines: tuple[DiffLine, ...]
+    section: str = ""
+    context_before: tuple[tuple[int, str], ...] = ()
+    context_after: tuple[tuple[int, str], ...] = ()
+    part: int = 1
+    parts: int = 1
+
+    @property
+    def new_line_numbers(self) -> frozenset[int]:
+        """New-file line numbers shown in this hunk (added and context lines)."""
+        return frozenset(ln.new_no for ln in self.lines if ln.new_no is not None)
+
+    @property
+    def added_line_numbers(self) -> frozenset[int]:
+        return frozenset(ln.new_no for ln in self.lines if ln.kind == "+" and ln.new_no is not None)
+
+    @property
+    def content_key(self) -> str:
+        """A digest of everything the model is shown for this hunk (cache key part)."""
+        h = hashlib.sha256()
+        h.update(f"{self.path}\0{self.old_path}\0{self.language}\0{self.section}\0".encode())
+        for no, text in self.context_before:
+            h.update(f"b{no}:{text}\n".encode())
+        for ln in self.lines:
+            h.update(f"{ln.kind}{ln.old_no}:{ln.new_no}:{ln.text}\n".encode())
+        for no, text in self.context_after:
+            h.update(f"a{no}:{text}\n".encode())
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file in the diff that was not reviewed, and why (binary, deleted, lock file, ...)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ParsedDiff:
+    """The reviewable hunks of a diff and the files left out."""
+
+    hunks: tuple[Hunk, ...]
+    skipped: tuple[SkippedFile, ...] = ()
+    files: int = 0
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One review comment, anchored on new-file lines inside the diff."""
+
+    path: str
+    line: int
+    end_line: int
+    category: Category
+    severity: Severity
+    title: str
+    message: str
+    suggestion: str | None = None
+    source: str = "model"
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable identity for dedupe, baselines and re-posted CI comments.
+
+        Built from what the finding says, not where exactly it sits, so a finding
+        survives unrelated lines moving above it.
+        """
+        basis = f"{self.path}\0{self.category.value}\0{self.title.strip().lower()}\0{self.line}"
+        return hashlib.sha256(basis.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "end_line": self.end_line,
+            "category": self.category.value,
+            "severity": self.severity.value,
+            "title": self.title,
+            "message": self.message,
+            "suggestion": self.suggestion,
+            "source": self.source,
+            "fingerprint": self.fingerprint,
+        }
+
+
+@dataclass(frozen=True)
+class TestSuggestion:
+    """A generated pytest test and what happened when it was run."""
+
+    __test__ = False  # not a pytest test class
+
+    path: str
+    code: str
+    status: str = "not-run"  # passed | failed | error | not-run
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": self.path, "code": self.code, "status": self.status}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Which model produced a review (name and file sha256)."""
+
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Counters for one review run."""
+
+    hunks: int = 0
+    cached: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    files: int = 0
+    skipped: tuple[SkippedFile, ...] = ()
+    dropped_findings: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "hunks": self.hunks,
+            "cached": self.cached,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "seconds": round(self.seconds, 3),
+            "files": self.files,
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "dropped_findings": self.dropped_findings,
+        }
+
+
+@dataclass(frozen=True)
+class Review:
+    """The result of reviewing a diff: what every sink renders."""
+
+    model: ModelInfo
+    findings: tuple[Finding, ...]
+    tests: tuple[TestSuggestion, ...] = ()
+    stats: Stats = field(default_factory=Stats)
+    hunks: tuple[Hunk, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "version": 1,
+            "model": {"name": self.model.name, "sha256": self.model.sha256},
+            "findings": [f.to_dict() for f in self.findings],
+            "tests": [t.to_dict() for t in self.tests],
+            "stats": self.stats.to_dict(),
+        }

@@ -1,0 +1,52 @@
+from reviewer.prompting import load_template, render_code, review_messages, review_schema
+from reviewer.types import Category
+
+from helpers import make_hunk
+
+
+def test_template_has_version_and_both_sections():
+    t = load_template("review")
+    assert t.name == "review" and t.version >= 1
+    assert "{{code}}" in t.user and t.system
+    assert t.cache_tag == f"review-v{t.version}"
+
+
+def test_render_code_numbers_new_lines_and_marks_changes():
+    code = render_code(make_hunk(start=10))
+    rows = code.splitlines()
+    assert rows[0] == "  10 | def get_user(db, user_id):"
+    assert rows[1].startswith("-    | ")  # removed lines carry no new-file number
+    assert rows[2].startswith("+ 11 | ") and "{user_id}" in rows[2]
+    assert rows[3] == "  12 |     return cur.fetchone()"
+
+
+def test_messages_show_old_and_new_and_path():
+    messages = review_messages(make_hunk(), tuple(Category))
+    assert [m["role"] for m in messages] == ["system", "user"]
+    user = messages[1]["content"]
+    assert "app/users.py" in user and "(python)" in user
+    assert "(user_id,)" in user and "{user_id}" in user
+    assert "{{" not in user and "report only" not in user
+
+
+def test_category_focus_is_stated():
+    user = review_messages(make_hunk(), (Category.SECURITY,))[1]["content"]
+    assert "report only security problems" in user
+
+
+def test_code_fences_in_code_cannot_close_the_prompt_fence():
+    hunk = make_hunk(added=("x = '```'",))
+    user = review_messages(hunk, tuple(Category))[1]["content"]
+    assert user.count("```") == 2
+
+
+def test_long_lines_are_cut():
+    hunk = make_hunk(added=("x = '" + "a" * 5000 + "'",))
+    assert max(len(r) for r in render_code(hunk).splitlines()) < 300
+
+
+def test_schema_puts_reasoning_before_findings():
+    schema = review_schema()
+    assert list(schema["properties"]) == ["change", "analysis", "findings"]
+    item = schema["properties"]["findings"]["items"]
+    assert item["properties"]["category"]["enum"] == ["bug", "security", "performance", "style"]

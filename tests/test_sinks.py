@@ -1,0 +1,60 @@
+"""Every output format rendered from the same sample review, compared with golden files.
+
+Regenerate after an intended change: UPDATE_GOLDEN=1 pytest tests/test_sinks.py
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from reviewer.sinks import FORMATS, get_renderer
+
+from sample_review import sample_review
+
+GOLDEN = Path(__file__).parent / "data" / "golden"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_matches_golden(fmt):
+    out = get_renderer(fmt)(sample_review(), False)
+    golden = GOLDEN / f"sample.{fmt}"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(out)
+    assert out == golden.read_text()
+
+
+def test_json_contract_fields():
+    data = json.loads(get_renderer("json")(sample_review(), False))
+    assert data["version"] == 1
+    assert data["model"]["sha256"].startswith("cc324af0")
+    assert [f["line"] for f in data["findings"]] == [41, 11]
+    assert data["findings"][1]["category"] == "security" and data["findings"][1]["severity"] == "high"
+    assert all(len(f["fingerprint"]) == 16 for f in data["findings"])
+    assert data["stats"]["hunks"] == 2 and data["stats"]["cached"] == 1
+    assert data["tests"] == []
+
+
+def test_text_shows_excerpt_suggestion_and_summary():
+    out = get_renderer("text")(sample_review(), False)
+    assert "> 11 │" in out and "{user_id}" in out
+    assert "suggestion:" in out
+    assert "skipped static/logo.png: binary" in out
+    assert out.rstrip().endswith("9.4s")
+    assert "Found 2 issues (1 high, 1 low) in 2 files" in out
+    assert "\x1b[" not in out
+
+
+def test_text_in_color_uses_ansi():
+    assert "\x1b[" in get_renderer("text")(sample_review(), True)
+
+
+def test_text_escapes_rich_markup_in_model_text():
+    from dataclasses import replace
+
+    review = sample_review()
+    evil = replace(review.findings[1], title="[bold red]boom[/]", message="[link=http://x]click[/link]")
+    out = get_renderer("text")(replace(review, findings=(evil,)), False)
+    assert "[bold red]boom[/]" in out and "[link=http://x]click[/link]" in out
