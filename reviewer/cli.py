@@ -86,6 +86,24 @@ def build_parser() -> argparse.ArgumentParser:
                          ("verify", "re-check an installed model's sha256")):
         a = msub.add_parser(action, help=text)
         a.add_argument("name", nargs="?", default=None, help="model name (default: the configured model)")
+    ev = sub.add_parser(
+        "eval",
+        help="score the review pipeline on labelled cases",
+        description="Review labelled cases (shared/eval format) with the real pipeline and print detection "
+        "and false-alarm rates per source. Appends to --out and skips cases already there, so it resumes.",
+    )
+    ev.add_argument("cases", nargs="+", metavar="CASES.jsonl")
+    ev.add_argument("--out", required=True, metavar="FILE", help="results JSONL (appended; existing ids are skipped)")
+    ev.add_argument("--limit", type=int, metavar="N", help="only the first N cases of each file")
+    ev.add_argument("--model", metavar="NAME|PATH")
+    ev.add_argument("--backend", metavar="NAME")
+    ev.add_argument("--base-url", metavar="URL")
+    ev.add_argument("--threads", type=int, metavar="N")
+    ev.add_argument("--n-gpu-layers", type=int, metavar="N")
+    ev.add_argument("--ctx", type=int, metavar="N")
+    ev.add_argument("--no-cache", dest="cache", action="store_false", default=None)
+    ev.add_argument("--cache-dir", metavar="DIR")
+    ev.add_argument("-q", "--quiet", action="store_true", default=None)
     return parser
 
 
@@ -212,6 +230,35 @@ def _pull(models: Any, name: str, cache_dir: Path | None) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace, cwd: Path) -> int:
+    from reviewer.backends import make_backend
+    from reviewer.cache import ResultCache
+    from reviewer.config import load_config
+    from reviewer.evaluate import format_table, load_cases, run_eval, score
+    from reviewer.models import models_dir
+
+    config = load_config(cwd, os.environ, _flags(args))
+    cases: list[dict[str, Any]] = []
+    for path in args.cases:
+        loaded = load_cases([Path(path)])
+        cases.extend(loaded[: args.limit] if args.limit else loaded)
+    backend = make_backend(config)
+    cache = ResultCache(models_dir(config.cache_dir).parent / "results.sqlite3") if config.cache else None
+
+    def report(i: int, n: int, result: dict[str, Any]) -> None:
+        if not config.quiet:
+            print(f"[{i}/{n}] {result['id']}: {len(result['findings'])} finding(s), {result['seconds']:.1f}s", file=sys.stderr)
+
+    try:
+        results = run_eval(cases, backend, config, cache, Path(args.out), report)
+    finally:
+        backend.close()
+        if cache:
+            cache.close()
+    print(format_table(score({c["id"]: c for c in cases}, results)))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -224,6 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_review(args, cwd)
         if args.command == "models":
             return cmd_models(args, cwd)
+        if args.command == "eval":
+            return cmd_eval(args, cwd)
         parser.error(f"unknown command {args.command}")
     except ReviewerError as exc:
         print(f"reviewer: error: {exc}", file=sys.stderr)

@@ -7,7 +7,6 @@ from a global.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -225,4 +224,4 @@ def default_exclude() -> tuple[str, ...]:
     return DEFAULT_EXCLUDE
 
 
-__all__ = ["Config", "load_config", "find_config_file", "parse_categories", "parse_severity", "parse_fail_on"]
+__all__ = ["Config", "find_config_file", "load_config", "parse_categories", "parse_fail_on", "parse_severity"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -36,7 +36,7 @@ class PromptTemplate:
         return f"{self.name}-v{self.version}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_template(name: str) -> PromptTemplate:
     """Read prompts/NAME.md from the installed package."""
     text = resources.files("reviewer.prompts").joinpath(f"{name}.md").read_text(encoding="utf-8")
@@ -104,17 +104,18 @@ def review_schema() -> dict[str, Any]:
             "line": {"type": "integer"},
             "category": {"type": "string", "enum": [c.value for c in Category]},
             "severity": {"type": "string", "enum": [s.value for s in Severity]},
-            "title": {"type": "string"},
-            "message": {"type": "string"},
-            "suggestion": {"type": "string"},
+            "title": {"type": "string", "maxLength": 80},
+            "message": {"type": "string", "maxLength": 300},
+            "suggestion": {"type": "string", "maxLength": 240},
         },
         "required": ["line", "category", "severity", "title", "message", "suggestion"],
     }
     return {
         "type": "object",
         "properties": {
-            "change": {"type": "string"},
-            "analysis": {"type": "string"},
+            # Length caps keep a chatty model from spending the token budget on prose.
+            "change": {"type": "string", "maxLength": 160},
+            "analysis": {"type": "string", "maxLength": 300},
             "findings": {"type": "array", "items": finding, "maxItems": 4},
         },
         "required": ["change", "analysis", "findings"],

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from reviewer.types import Category, Finding, ModelInfo, Review, Severity, SkippedFile, Stats
-
 from helpers import make_hunk
+
+from reviewer.types import Category, Finding, ModelInfo, Review, Severity, SkippedFile, Stats
 
 
 def sample_review() -> Review:

@@ -1,9 +1,9 @@
 import json
 
+from helpers import make_finding, make_hunk
+
 from reviewer.parse import merge_duplicates, parse_findings
 from reviewer.types import Category, Severity
-
-from helpers import make_finding, make_hunk
 
 
 def answer(*findings):

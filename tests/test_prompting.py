@@ -1,7 +1,7 @@
+from helpers import make_hunk
+
 from reviewer.prompting import load_template, render_code, review_messages, review_schema
 from reviewer.types import Category
-
-from helpers import make_hunk
 
 
 def test_template_has_version_and_both_sections():

@@ -1,12 +1,11 @@
 import json
 
+from helpers import make_hunk
+
 from reviewer.backends.fake import FakeBackend
 from reviewer.cache import ResultCache
-from reviewer.config import Config
 from reviewer.review import review_hunks, run_review
 from reviewer.types import Category, ParsedDiff, Severity, SkippedFile
-
-from helpers import make_hunk
 
 
 def reply(*findings):

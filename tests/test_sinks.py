@@ -8,10 +8,9 @@ import os
 from pathlib import Path
 
 import pytest
+from sample_review import sample_review
 
 from reviewer.sinks import FORMATS, get_renderer
-
-from sample_review import sample_review
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 
