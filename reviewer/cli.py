@@ -57,6 +57,8 @@ def _add_review_args(p: argparse.ArgumentParser) -> None:
     misc = p.add_argument_group("misc")
     misc.add_argument("--config", metavar="FILE", help="read settings from FILE instead of searching for one")
     misc.add_argument("--no-cache", dest="cache", action="store_false", default=None, help="ignore and do not fill the result cache")
+    misc.add_argument("--no-analyzers", dest="analyzers", action="store_false", default=None,
+                      help="do not run bandit on changed Python files (its findings are hints for the model)")
     misc.add_argument("--cache-dir", metavar="DIR", help="where models and the result cache live (default: the user cache dir)")
 
 
@@ -109,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
     names = ("fail_on", "categories", "min_severity", "quiet", "model", "backend", "base_url",
-             "n_gpu_layers", "threads", "ctx", "cache", "cache_dir")
+             "n_gpu_layers", "threads", "ctx", "cache", "cache_dir", "analyzers")
     return {n: getattr(args, n, None) for n in names}
 
 
@@ -140,6 +142,7 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def cmd_review(args: argparse.Namespace, cwd: Path) -> int:
+    from reviewer.analyzers import analyze
     from reviewer.backends import make_backend
     from reviewer.cache import ResultCache
     from reviewer.config import load_config
@@ -163,8 +166,9 @@ def cmd_review(args: argparse.Namespace, cwd: Path) -> int:
         from reviewer.progress import RichProgress
 
         progress = RichProgress(backend.info.name)
+    hints = analyze(parsed) if config.analyzers else ()
     try:
-        review = run_review(parsed, backend, config, cache, progress)
+        review = run_review(parsed, backend, config, cache, progress, hints)
     finally:
         backend.close()
         if cache:

@@ -69,6 +69,7 @@ class Config:
     max_hunk_lines: int = 120
     max_files: int = 200
     cache: bool = True
+    analyzers: bool = True
     cache_dir: Path | None = None
     quiet: bool = False
 
@@ -142,6 +143,7 @@ _CONVERTERS: dict[str, Any] = {
     "max_hunk_lines": int,
     "max_files": int,
     "cache": _to_bool,
+    "analyzers": _to_bool,
     "cache_dir": lambda v: Path(str(v)).expanduser(),
     "quiet": _to_bool,
 }

@@ -267,6 +267,7 @@ def parse_diff(diff: DiffInput, config: Config) -> ParsedDiff:
 
     hunks: list[Hunk] = []
     skipped: list[SkippedFile] = []
+    sources: dict[str, tuple[str, ...]] = {}
     kept = 0
     for pf in patch:
         path, old_path = _paths(pf)
@@ -284,6 +285,8 @@ def parse_diff(diff: DiffInput, config: Config) -> ParsedDiff:
             skipped.append(SkippedFile(_printable(path), reason))
             continue
         kept += 1
+        if new_lines is not None:
+            sources[path] = tuple(new_lines)
         for uh in pf:
             lines = [DiffLine(ln.line_type, _strip_eol(ln.value), ln.source_line_no, ln.target_line_no)
                      for ln in uh if ln.line_type in ("+", "-", " ")]
@@ -291,7 +294,7 @@ def parse_diff(diff: DiffInput, config: Config) -> ParsedDiff:
             new_next = uh.target_start if uh.target_length else uh.target_start + 1
             hunks.extend(make_hunks(path, old_path, lines, (old_next, new_next), uh.section_header.strip(),
                                     new_lines, config))
-    return ParsedDiff(hunks=tuple(hunks), skipped=tuple(skipped), files=len(patch))
+    return ParsedDiff(hunks=tuple(hunks), skipped=tuple(skipped), files=len(patch), sources=sources)
 
 
 def _check_hunk_ends(patch: PatchSet, text_lines: list[str]) -> None:

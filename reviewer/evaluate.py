@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reviewer.analyzers import analyze
 from reviewer.backends import Backend
 from reviewer.cache import ResultCache
 from reviewer.config import Config
@@ -43,7 +44,8 @@ def review_case(case: dict[str, Any], backend: Backend, config: Config, cache: R
         parsed = parse_diff(DiffInput(case["diff"], None, lambda _path: None), config)
     except ReviewerError as exc:
         return {"id": case["id"], "findings": [], "seconds": 0.0, "error": str(exc)}
-    review = run_review(parsed, backend, config, cache)
+    hints = analyze(parsed) if config.analyzers else ()
+    review = run_review(parsed, backend, config, cache, hints=hints)
     return {
         "id": case["id"],
         "findings": [f.to_dict() for f in review.findings],

@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any
 
 from reviewer.backends import Message
-from reviewer.types import Category, Hunk, Severity
+from reviewer.types import Category, Finding, Hunk, Severity
 
 MAX_LINE_CHARS = 240  # longer lines are cut in the prompt; the model gains nothing from minified blobs
 
@@ -73,10 +73,41 @@ def _fill(template: str, values: dict[str, str]) -> str:
     return re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], template)
 
 
-def review_messages(hunk: Hunk, categories: tuple[Category, ...], template: PromptTemplate | None = None) -> list[Message]:
-    """The chat messages asking the model to review one hunk."""
+_DEFINITION = re.compile(r"^\s*(async\s+def|def|class|func|fn|function)\s+\w")
+
+
+def enclosing_definition(hunk: Hunk) -> str:
+    """The nearest definition line above the first change, else git's @@ section.
+
+    git's section is the last definition *before the hunk starts*, which is wrong when
+    the hunk's own context already opens a new function.
+    """
+    first_change = next((i for i, ln in enumerate(hunk.lines) if ln.kind != " "), len(hunk.lines))
+    above = [text for _, text in hunk.context_before] + [ln.text for ln in hunk.lines[:first_change]]
+    for text in reversed(above):
+        if _DEFINITION.match(text):
+            return text.strip()
+    return hunk.section.strip()
+
+
+def render_hints(hints: tuple[Finding, ...]) -> str:
+    """Analyzer findings on this hunk, as a paragraph the model is asked to check."""
+    if not hints:
+        return ""
+    rows = "\n".join(f"- line {f.line}: {f.message}" for f in hints)
+    return f"\nA static analyzer flagged these added lines; check whether each is a real problem:\n{rows}\n"
+
+
+def review_messages(
+    hunk: Hunk,
+    categories: tuple[Category, ...],
+    template: PromptTemplate | None = None,
+    hints: tuple[Finding, ...] = (),
+) -> list[Message]:
+    """The chat messages asking the model to review one hunk (with analyzer hints, if any)."""
     template = template or load_template("review")
-    section = f", in `{hunk.section.strip()}`" if hunk.section.strip() else ""
+    definition = enclosing_definition(hunk)
+    section = f", in `{definition}`" if definition else ""
     if hunk.parts > 1:
         section += f" (part {hunk.part} of {hunk.parts} of a large change)"
     focus = ""
@@ -88,6 +119,7 @@ def review_messages(hunk: Hunk, categories: tuple[Category, ...], template: Prom
         "section": section,
         "code": render_code(hunk).replace("```", "` ` `"),  # keep the code fence intact
         "focus": focus,
+        "hints": render_hints(hints),
     }
     return [
         {"role": "system", "content": _fill(template.system, values)},
@@ -113,10 +145,9 @@ def review_schema() -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
-            # Length caps keep a chatty model from spending the token budget on prose.
-            "change": {"type": "string", "maxLength": 160},
+            # A length cap keeps a chatty model from spending the token budget on prose.
             "analysis": {"type": "string", "maxLength": 300},
             "findings": {"type": "array", "items": finding, "maxItems": 4},
         },
-        "required": ["change", "analysis", "findings"],
+        "required": ["analysis", "findings"],
     }

@@ -6,16 +6,18 @@ these); `run_review` collects them, merges duplicates and applies the thresholds
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from reviewer.backends import Backend, Completion
+from reviewer.backends import Backend, Completion, Message
 from reviewer.cache import ResultCache, cache_key
 from reviewer.config import Config
 from reviewer.parse import merge_duplicates, parse_findings
 from reviewer.prompting import load_template, review_messages, review_schema
+from reviewer.trivial import behaviour_preserving
 from reviewer.types import Finding, Hunk, ParsedDiff, Review, SkippedFile, Stats
 
 CHARS_PER_TOKEN = 3  # conservative for code; used only to keep prompts inside the context window
@@ -63,19 +65,35 @@ def _fit_context(hunk: Hunk, messages_chars: int, config: Config) -> Hunk | None
     return None
 
 
+def messages_digest(messages: list[Message]) -> str:
+    h = hashlib.sha256()
+    for m in messages:
+        h.update(f"{m['role']}\0{m['content']}\0".encode())
+    return h.hexdigest()
+
+
 def review_hunks(
     hunks: tuple[Hunk, ...],
     backend: Backend,
     config: Config,
     cache: ResultCache | None,
     progress: Progress,
+    hints: tuple[Finding, ...] = (),
 ) -> Iterator[HunkResult]:
-    """Review each hunk: from the cache when the same model saw the same prompt, else the model."""
+    """Review each hunk: from the cache when the same model saw the same prompt, else the model.
+
+    `hints` (analyzer findings) on a hunk's lines are shown to the model with that hunk.
+    """
     template = load_template("review")
     schema = review_schema()
     announced_load = False
     for hunk in hunks:
-        messages = review_messages(hunk, config.categories, template)
+        preserved = behaviour_preserving(hunk)
+        if preserved is not None:
+            yield HunkResult(hunk, (), skipped_reason=preserved)
+            continue
+        hunk_hints = tuple(f for f in hints if f.path == hunk.path and f.line in hunk.added_line_numbers)
+        messages = review_messages(hunk, config.categories, template, hunk_hints)
         size = sum(len(m["content"]) for m in messages)
         fitted = _fit_context(hunk, size, config)
         if fitted is None:
@@ -83,12 +101,13 @@ def review_hunks(
             continue
         if fitted is not hunk:
             hunk = fitted
-            messages = review_messages(hunk, config.categories, template)
+            messages = review_messages(hunk, config.categories, template, hunk_hints)
             if sum(len(m["content"]) for m in messages) > (config.ctx - config.max_tokens) * CHARS_PER_TOKEN:
                 yield HunkResult(hunk, (), skipped_reason="too large for the model's context window (raise --ctx)")
                 continue
 
-        key = cache_key(backend.info.sha256, template.cache_tag, hunk.content_key, ",".join(c.value for c in config.categories))
+        # Keyed on the exact prompt: hunk, context, hints and template text all count.
+        key = cache_key(backend.info.sha256, template.cache_tag, messages_digest(messages), str(config.max_tokens))
         completion: Completion | None = cache.get(key) if cache else None
         cached = completion is not None
         if completion is None:
@@ -114,14 +133,32 @@ def keep_finding(finding: Finding, config: Config) -> bool:
     return finding.category in config.categories and finding.severity.rank >= config.min_severity.rank
 
 
+def merge_analyzer_findings(model: list[Finding], analyzer: tuple[Finding, ...]) -> list[Finding]:
+    """Analyzer findings join the model's unless the model already reported the same
+    category on the same line (its wording is the more helpful); severity is the higher."""
+    out = list(model)
+    for a in analyzer:
+        twin = next((i for i, m in enumerate(out) if m.path == a.path and m.line == a.line and m.category == a.category), None)
+        if twin is None:
+            out.append(a)
+        elif a.severity.rank > out[twin].severity.rank:
+            out[twin] = replace(out[twin], severity=a.severity)
+    return out
+
+
 def run_review(
     parsed: ParsedDiff,
     backend: Backend,
     config: Config,
     cache: ResultCache | None,
     progress: Progress | None = None,
+    hints: tuple[Finding, ...] = (),
 ) -> Review:
-    """Review every hunk of a parsed diff and assemble the Review."""
+    """Review every hunk of a parsed diff and assemble the Review.
+
+    `hints` are analyzer findings (see reviewer.analyzers): shown to the model, then
+    merged into the result.
+    """
     progress = progress or NoProgress()
     started = time.perf_counter()
     findings: list[Finding] = []
@@ -129,7 +166,7 @@ def run_review(
     cached = prompt_tokens = completion_tokens = dropped = 0
     progress.start(len(parsed.hunks))
     try:
-        for result in review_hunks(parsed.hunks, backend, config, cache, progress):
+        for result in review_hunks(parsed.hunks, backend, config, cache, progress, hints):
             progress.advance(result)
             if result.skipped_reason:
                 skipped.append(SkippedFile(f"{result.hunk.path}:{result.hunk.new_start}", result.skipped_reason))
@@ -151,4 +188,5 @@ def run_review(
         skipped=tuple(skipped),
         dropped_findings=dropped,
     )
-    return Review(backend.info, tuple(merge_duplicates(findings)), stats=stats, hunks=parsed.hunks)
+    merged = merge_analyzer_findings(findings, tuple(f for f in hints if keep_finding(f, config)))
+    return Review(backend.info, tuple(merge_duplicates(merged)), stats=stats, hunks=parsed.hunks)

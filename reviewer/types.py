@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -100,11 +101,13 @@ class SkippedFile:
 
 @dataclass(frozen=True)
 class ParsedDiff:
-    """The reviewable hunks of a diff and the files left out."""
+    """The reviewable hunks of a diff, the files left out, and the full new-side text
+    of reviewed files where it was available and agreed with the diff (for analyzers)."""
 
     hunks: tuple[Hunk, ...]
     skipped: tuple[SkippedFile, ...] = ()
     files: int = 0
+    sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

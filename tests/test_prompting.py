@@ -47,6 +47,19 @@ def test_long_lines_are_cut():
 
 def test_schema_puts_reasoning_before_findings():
     schema = review_schema()
-    assert list(schema["properties"]) == ["change", "analysis", "findings"]
+    assert list(schema["properties"]) == ["analysis", "findings"]
     item = schema["properties"]["findings"]["items"]
     assert item["properties"]["category"]["enum"] == ["bug", "security", "performance", "style"]
+
+
+def test_enclosing_definition_prefers_the_function_shown_in_the_hunk():
+    from dataclasses import replace
+
+    from reviewer.prompting import enclosing_definition
+
+    hunk = replace(make_hunk(), section="def connect(path):")
+    assert enclosing_definition(hunk) == "def get_user(db, user_id):"
+    no_def = replace(make_hunk(before=("    x = 1",)), section="def outer():")
+    assert enclosing_definition(no_def) == "def outer():"
+    from_context = replace(no_def, context_before=((5, "class Repo:"), (6, "    def load(self):")))
+    assert enclosing_definition(from_context) == "def load(self):"

@@ -108,3 +108,27 @@ class _Progress:
     def model_loading(self): ...
     def advance(self, result): ...
     def finish(self): ...
+
+
+def test_behaviour_preserving_hunk_is_not_sent_to_the_model(config):
+    old = ('    cur = db.execute("SELECT 1")', "    return cur.fetchone()")
+    new = ('    cursor = db.execute("SELECT 1")', "    return cursor.fetchone()")
+    backend = FakeBackend(responses=[reply(item(11, "bug", "medium", "invented"))])
+    review = run_review(ParsedDiff((make_hunk(removed=old, added=new, after=()),)), backend, config, cache=None)
+    assert not backend.calls and review.findings == ()
+    assert "rename cur → cursor" in review.stats.skipped[0].reason
+
+
+def test_analyzer_hints_reach_the_prompt_and_merge_with_model_findings(config):
+    from reviewer.types import Finding
+
+    hint = Finding("app/users.py", 11, 11, Category.SECURITY, Severity.MEDIUM, "Possible SQL injection (B608)",
+                   "bandit B608: Possible SQL injection", source="bandit")
+    other = Finding("app/users.py", 11, 11, Category.BUG, Severity.LOW, "unrelated", "m", source="bandit")
+    backend = FakeBackend(responses=[reply(item(11, "security", "high", "SQL injection"))])
+    review = run_review(ParsedDiff((make_hunk(),)), backend, config, cache=None, hints=(hint, other))
+    assert "bandit B608: Possible SQL injection" in backend.calls[0][1]["content"]
+    assert [(f.source, f.category, f.severity) for f in review.findings] == [
+        ("model", Category.SECURITY, Severity.HIGH), ("bandit", Category.BUG, Severity.LOW)]
+    alone = run_review(ParsedDiff((make_hunk(),)), FakeBackend(responses=[reply()]), config, cache=None, hints=(hint,))
+    assert [f.source for f in alone.findings] == ["bandit"]

@@ -1,0 +1,46 @@
+from pathlib import Path
+
+from reviewer.analyzers import analyze, hunk_snippet
+from reviewer.config import Config
+from reviewer.diff import DiffInput, parse_diff
+from reviewer.types import Category, ParsedDiff
+
+from conftest import SAMPLE_DIFF
+from helpers import make_hunk
+
+RENAME = Path(__file__).parent / "data" / "real" / "clean_rename.diff"
+
+
+def parsed(path: Path, reader=lambda _p: None) -> ParsedDiff:
+    return parse_diff(DiffInput(path.read_text(), None, reader), Config())
+
+
+def test_bandit_flags_the_sample_sql_injection_from_the_hunk_alone():
+    (f,) = analyze(parsed(SAMPLE_DIFF))
+    assert (f.path, f.line, f.category, f.source) == ("app/users.py", 11, Category.SECURITY, "bandit")
+    assert "B608" in f.title
+
+
+def test_parameterised_query_is_clean():
+    assert analyze(parsed(RENAME)) == ()
+
+
+def test_whole_new_file_is_used_when_the_diff_comes_with_it():
+    after = (Path(__file__).parent / "data" / "real" / "users_before.py").read_text().replace(
+        'db.execute("SELECT id, name, email FROM users WHERE id = ?", (user_id,))',
+        "db.execute(f\"SELECT id, name, email FROM users WHERE id = '{user_id}'\")").splitlines()
+    p = parsed(SAMPLE_DIFF, reader=lambda path: after if path == "app/users.py" else None)
+    assert p.sources["app/users.py"] == tuple(after)
+    assert [f.line for f in analyze(p)] == [11]
+
+
+def test_findings_on_unchanged_lines_are_not_reported():
+    hunk = make_hunk(before=("import pickle", "def load(blob):", "    return pickle.loads(blob)"),
+                     removed=("    x = 1",), added=("    x = 2",), after=(), start=1)
+    assert analyze(ParsedDiff((hunk,))) == ()
+
+
+def test_snippet_keeps_line_numbers_and_gives_up_on_broken_code():
+    snippet = hunk_snippet(make_hunk(start=10))
+    assert snippet is not None and snippet.splitlines()[9] == "def get_user(db, user_id):"
+    assert hunk_snippet(make_hunk(before=("    else:",), start=3)) is None
