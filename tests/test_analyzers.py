@@ -1,12 +1,12 @@
 from pathlib import Path
 
+from conftest import SAMPLE_DIFF
+from helpers import make_hunk
+
 from reviewer.analyzers import analyze, hunk_snippet
 from reviewer.config import Config
 from reviewer.diff import DiffInput, parse_diff
 from reviewer.types import Category, ParsedDiff
-
-from conftest import SAMPLE_DIFF
-from helpers import make_hunk
 
 RENAME = Path(__file__).parent / "data" / "real" / "clean_rename.diff"
 

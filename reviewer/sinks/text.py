@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+import re
 from collections import Counter
 from itertools import groupby
 
 from rich.console import Console
-from rich.markup import escape
+from rich.padding import Padding
 from rich.text import Text
 
 from reviewer.types import Finding, Review, Severity
@@ -47,9 +48,9 @@ def _finding(console: Console, f: Finding, source: dict[tuple[str, int], str]) -
         code.append(source[(f.path, n)].rstrip(), style="bold" if marker == ">" else "")
         console.print(code, overflow="ellipsis", no_wrap=True)
     if f.message and f.message != f.title:
-        console.print(f"      {escape(f.message)}")
+        console.print(Padding(Text(f.message), (0, 0, 0, 6), expand=False))
     if f.suggestion:
-        console.print(Text("      suggestion: ", style="green") + Text(f.suggestion.strip()))
+        console.print(Padding(Text("suggestion: ", style="green") + Text(f.suggestion.strip()), (0, 0, 0, 6), expand=False))
     console.print()
 
 
@@ -83,4 +84,4 @@ def render(review: Review, color: bool = False) -> str:
     if review.stats.dropped_findings:
         console.print(Text(f"dropped {review.stats.dropped_findings} model finding(s) pointing outside the diff", style="dim"))
     console.print(Text(summary_line(review), style="bold"))
-    return buf.getvalue()
+    return re.sub(r"[ \t]+\n", "\n", buf.getvalue())  # rich pads wrapped lines
