@@ -11,6 +11,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import platformdirs
+
 from reviewer.backends import Completion
 
 SCHEMA = """
@@ -22,6 +24,16 @@ CREATE TABLE IF NOT EXISTS results (
     created REAL NOT NULL
 )
 """
+
+
+def cache_root(cache_dir: Path | None) -> Path:
+    """The directory for reviewer's cached data (models/ and results.sqlite3)."""
+    return Path(cache_dir).expanduser() if cache_dir is not None else Path(platformdirs.user_cache_dir("reviewer"))
+
+
+def open_result_cache(cache_dir: Path | None, enabled: bool = True) -> ResultCache | None:
+    """The shared result cache, or None when caching is off."""
+    return ResultCache(cache_root(cache_dir) / "results.sqlite3") if enabled else None
 
 
 def cache_key(model_sha256: str, prompt_tag: str, hunk_key: str, extra: str = "") -> str:

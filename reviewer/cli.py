@@ -144,10 +144,9 @@ def write_atomically(path: Path, text: str) -> None:
 def cmd_review(args: argparse.Namespace, cwd: Path) -> int:
     from reviewer.analyzers import analyze
     from reviewer.backends import make_backend
-    from reviewer.cache import ResultCache
+    from reviewer.cache import open_result_cache
     from reviewer.config import load_config
     from reviewer.diff import parse_diff, read_diff
-    from reviewer.models import models_dir
     from reviewer.review import NoProgress, Progress, run_review
     from reviewer.sinks import get_renderer
 
@@ -159,7 +158,7 @@ def cmd_review(args: argparse.Namespace, cwd: Path) -> int:
         print(f"reviewer: nothing to review ({reasons})", file=sys.stderr)
 
     backend = make_backend(config)
-    cache = ResultCache(models_dir(config.cache_dir).parent / "results.sqlite3") if config.cache else None
+    cache = open_result_cache(config.cache_dir, config.cache)
     show_progress = not config.quiet and sys.stderr.isatty() and sys.stdout.isatty()
     progress: Progress = NoProgress()
     if show_progress and parsed.hunks:
@@ -236,10 +235,9 @@ def _pull(models: Any, name: str, cache_dir: Path | None) -> int:
 
 def cmd_eval(args: argparse.Namespace, cwd: Path) -> int:
     from reviewer.backends import make_backend
-    from reviewer.cache import ResultCache
+    from reviewer.cache import open_result_cache
     from reviewer.config import load_config
     from reviewer.evaluate import format_table, load_cases, run_eval, score
-    from reviewer.models import models_dir
 
     config = load_config(cwd, os.environ, _flags(args))
     cases: list[dict[str, Any]] = []
@@ -247,7 +245,7 @@ def cmd_eval(args: argparse.Namespace, cwd: Path) -> int:
         loaded = load_cases([Path(path)])
         cases.extend(loaded[: args.limit] if args.limit else loaded)
     backend = make_backend(config)
-    cache = ResultCache(models_dir(config.cache_dir).parent / "results.sqlite3") if config.cache else None
+    cache = open_result_cache(config.cache_dir, config.cache)
 
     def report(i: int, n: int, result: dict[str, Any]) -> None:
         if not config.quiet:

@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
-import platformdirs
-
+from reviewer.cache import cache_root
 from reviewer.errors import ReviewerError
 
 Progress = Callable[[int, int], None]
@@ -118,8 +117,7 @@ class _Unavailable(Exception):
 
 def models_dir(cache_dir: Path | None) -> Path:
     """Where model files live: `<cache_dir>/models`, by default in the user cache dir."""
-    base = Path(cache_dir).expanduser() if cache_dir is not None else Path(platformdirs.user_cache_dir("reviewer"))
-    return base / "models"
+    return cache_root(cache_dir) / "models"
 
 
 def resolve_model(name_or_path: str, cache_dir: Path | None, *,
