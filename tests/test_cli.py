@@ -35,7 +35,7 @@ def test_exit_status_follows_fail_on(capsys):
 def test_json_output_is_the_only_thing_on_stdout(capsys):
     code, out, err = run(capsys, "review", "--diff", str(SAMPLE_DIFF), "--format", "json")
     data = json.loads(out)
-    assert data["version"] == 1 and data["findings"][0]["line"] == 11
+    assert code == 1 and data["version"] == 1 and data["findings"][0]["line"] == 11
     assert err == ""
 
 
