@@ -15,6 +15,7 @@ from typing import Any
 
 from reviewer import __version__
 from reviewer.errors import ReviewerError
+from reviewer.sinks import FORMATS
 
 EPILOG_REVIEW = """\
 where the diff comes from (pick one; default --staged):
@@ -39,7 +40,9 @@ def _add_review_args(p: argparse.ArgumentParser) -> None:
     src.add_argument("--diff", metavar="FILE", help="review a unified diff file, or - for stdin")
 
     out = p.add_argument_group("output")
-    out.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    out.add_argument("--format", choices=FORMATS, default="text",
+                     help="text (default), json, sarif (GitHub code scanning), rdjson/rdjsonl (reviewdog), "
+                     "github (workflow annotations)")
     out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (atomically) instead of stdout")
     out.add_argument("--fail-on", metavar="SEV", help="exit 1 on findings at or above low|medium|high|never (default: high)")
     out.add_argument("--categories", metavar="LIST", help="comma list of bug,security,performance,style (default: all)")

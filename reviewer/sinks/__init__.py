@@ -18,9 +18,17 @@ def get_renderer(name: str) -> Renderer:
         from reviewer.sinks.text import render
     elif name == "json":
         from reviewer.sinks.json import render
+    elif name == "sarif":
+        from reviewer.sinks.sarif import render
+    elif name == "rdjson":
+        from reviewer.sinks.rdjson import render
+    elif name == "rdjsonl":
+        from reviewer.sinks.rdjsonl import render
+    elif name == "github":
+        from reviewer.sinks.github import render
     else:
         raise KeyError(name)
     return render
 
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "sarif", "rdjson", "rdjsonl", "github")

@@ -1,0 +1,56 @@
+"""`--format rdjson`: reviewdog's Diagnostic Format, the `DiagnosticResult` message as JSON.
+
+Field names follow reviewdog/proto/rdf/reviewdog.proto (proto field names, which
+protojson accepts). Ranges carry lines only: reviewdog then treats them as linewise
+with the end line included, which is what `line`/`end_line` mean here, and a
+suggestion on such a range replaces those whole lines (a GitHub suggestion block).
+
+    reviewer review --base origin/main --format rdjson \
+      | reviewdog -f=rdjson -name=reviewer -reporter=github-pr-review
+"""
+
+from __future__ import annotations
+
+import json
+
+from reviewer.sinks.sarif import PROJECT_URL, finding_text, rule_help_uri, rule_id
+from reviewer.types import Finding, Review, Severity
+
+SEVERITY = {Severity.HIGH: "ERROR", Severity.MEDIUM: "WARNING", Severity.LOW: "INFO"}
+SOURCE = {"name": "reviewer", "url": PROJECT_URL}
+
+
+def _range(f: Finding) -> dict[str, object]:
+    return {"start": {"line": f.line}, "end": {"line": max(f.end_line, f.line)}}
+
+
+def diagnostic(f: Finding) -> dict[str, object]:
+    """One reviewdog `Diagnostic`, self-contained (rdjsonl needs each line to stand alone)."""
+    code: dict[str, str] = {"value": rule_id(f)}
+    url = rule_help_uri(f)
+    if url:
+        code["url"] = url
+    d: dict[str, object] = {
+        "message": f"[{f.category.value}] {finding_text(f)}",
+        "location": {"path": f.path, "range": _range(f)},
+        "severity": SEVERITY[f.severity],
+        "source": dict(SOURCE),
+        "code": code,
+    }
+    if f.suggestion:
+        d["suggestions"] = [{"range": _range(f), "text": f.suggestion.rstrip("\n")}]
+    d["original_output"] = json.dumps(f.to_dict(), ensure_ascii=False, separators=(",", ":"))
+    return d
+
+
+def to_rdjson(review: Review) -> dict[str, object]:
+    """The `DiagnosticResult` as a plain dict; `severity` is the worst finding's (absent when none)."""
+    result: dict[str, object] = {"source": dict(SOURCE)}
+    if review.findings:
+        result["severity"] = SEVERITY[max((f.severity for f in review.findings), key=lambda s: s.rank)]
+    result["diagnostics"] = [diagnostic(f) for f in review.findings]
+    return result
+
+
+def render(review: Review, color: bool = False) -> str:
+    return json.dumps(to_rdjson(review), indent=2, ensure_ascii=False) + "\n"
