@@ -109,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-cache", dest="cache", action="store_false", default=None)
     ev.add_argument("--cache-dir", metavar="DIR")
     ev.add_argument("-q", "--quiet", action="store_true", default=None)
+
+    from reviewer.ci import add_parser as add_ci_parser
+    from reviewer.hook import add_parser as add_hook_parser
+
+    add_ci_parser(sub)
+    add_hook_parser(sub)
     return parser
 
 
@@ -145,36 +151,22 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def cmd_review(args: argparse.Namespace, cwd: Path) -> int:
-    from reviewer.analyzers import analyze
-    from reviewer.backends import make_backend
-    from reviewer.cache import open_result_cache
     from reviewer.config import load_config
-    from reviewer.diff import parse_diff, read_diff
-    from reviewer.review import NoProgress, Progress, run_review
+    from reviewer.pipeline import ProgressFactory, parse_source, review_parsed
     from reviewer.sinks import get_renderer
 
     config = load_config(cwd, os.environ, _flags(args), Path(args.config) if args.config else None)
-    diff_input = read_diff(_diff_source(args), cwd, sys.stdin.buffer)
-    parsed = parse_diff(diff_input, config)
+    parsed = parse_source(_diff_source(args), cwd, config, sys.stdin.buffer)
     if not parsed.hunks and not config.quiet:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in parsed.skipped[:5]) or "no changed lines"
         print(f"reviewer: nothing to review ({reasons})", file=sys.stderr)
 
-    backend = make_backend(config)
-    cache = open_result_cache(config.cache_dir, config.cache)
-    show_progress = not config.quiet and sys.stderr.isatty() and sys.stdout.isatty()
-    progress: Progress = NoProgress()
-    if show_progress and parsed.hunks:
+    progress: ProgressFactory | None = None
+    if not config.quiet and sys.stderr.isatty() and sys.stdout.isatty() and parsed.hunks:
         from reviewer.progress import RichProgress
 
-        progress = RichProgress(backend.info.name)
-    hints = analyze(parsed) if config.analyzers else ()
-    try:
-        review = run_review(parsed, backend, config, cache, progress, hints)
-    finally:
-        backend.close()
-        if cache:
-            cache.close()
+        progress = RichProgress
+    review = review_parsed(parsed, config, progress)
 
     color = args.output is None and args.format == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     report = get_renderer(args.format)(review, color)
@@ -278,6 +270,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_models(args, cwd)
         if args.command == "eval":
             return cmd_eval(args, cwd)
+        if args.command == "hook":
+            from reviewer.hook import run as run_hook
+
+            return run_hook(args, cwd)
+        if args.command == "ci":
+            from reviewer.ci import run as run_ci
+
+            return run_ci(args, cwd)
         parser.error(f"unknown command {args.command}")
     except ReviewerError as exc:
         print(f"reviewer: error: {exc}", file=sys.stderr)

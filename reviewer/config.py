@@ -72,6 +72,7 @@ class Config:
     analyzers: bool = True
     cache_dir: Path | None = None
     quiet: bool = False
+    hook_policy: str = "fail-open"  # model cannot run in a hook: fail-open (warn, exit 0) | fail-closed (exit 2)
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -146,6 +147,7 @@ _CONVERTERS: dict[str, Any] = {
     "analyzers": _to_bool,
     "cache_dir": lambda v: Path(str(v)).expanduser(),
     "quiet": _to_bool,
+    "hook_policy": lambda v: _choice(v, ("fail-open", "fail-closed")),
 }
 
 

@@ -1,0 +1,241 @@
+"""`reviewer ci github`: one pull-request review (event COMMENT) with inline comments, via PyGithub.
+
+Reads GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_EVENT_PATH and GITHUB_API_URL (so GitHub
+Enterprise, and tests on 127.0.0.1, work). API calls made:
+
+  GET   /repos/{o}/{r}/pulls/{n}            base/head commits (fails fast on a bad token)
+  GET   /user                               who we are (403 for Actions tokens: then bots are trusted)
+  GET   /repos/{o}/{r}/pulls/{n}/files      the patches: which right-side lines take comments
+  GET   /repos/{o}/{r}/pulls/{n}/comments   earlier reviewer comments (hidden markers)
+  GET   /repos/{o}/{r}/pulls/{n}/reviews    earlier reviewer summaries
+  POST  /repos/{o}/{r}/pulls/{n}/reviews    the new review, when there is something new
+  PATCH /repos/{o}/{r}/pulls/comments/{id}  mark a comment whose finding is gone as outdated
+
+The token is never printed: every API error is reduced to one scrubbed line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from reviewer.ci import report_and_exit, review_request, scrub, write_step_summary
+from reviewer.ci.comments import (
+    Existing,
+    Plan,
+    comment_body,
+    is_outdated,
+    make_plan,
+    mark_outdated,
+    parse_patch,
+    read_marker,
+    read_summary,
+    right_side_from_hunks,
+    summary_body,
+)
+from reviewer.errors import ReviewerError
+from reviewer.types import Review
+
+DEFAULT_API_URL = "https://api.github.com"
+# PyGithub's pacing between requests / writes (GitHub asks integrations to space writes); tests set None.
+PACE_REQUESTS: float | None = 0.25
+PACE_WRITES: float | None = 1.0
+RETRIES = 3
+TIMEOUT = 30
+
+
+@contextmanager
+def _api(what: str, token: str | None) -> Iterator[None]:
+    """Turn PyGithub / network failures into a one-line ReviewerError without the token."""
+    from github import GithubException
+
+    try:
+        yield
+    except GithubException as exc:
+        data = exc.data if isinstance(exc.data, dict) else {}
+        detail = str(data.get("message") or "")
+        errors = data.get("errors")
+        if errors:
+            detail += f" ({json.dumps(errors)[:200]})"
+        hint = {401: "; check GITHUB_TOKEN", 403: "; the token lacks permission (pull-requests: write?)",
+                404: "; check --repo/--pr and that the token can see the repository"}.get(exc.status, "")
+        raise ReviewerError(scrub(f"GitHub API: {what} failed: HTTP {exc.status} {detail}{hint}", (token,))) from None
+    except OSError as exc:  # requests' ConnectionError/Timeout are OSErrors
+        raise ReviewerError(scrub(f"GitHub API: {what} failed: cannot reach the server ({type(exc).__name__})",
+                                  (token,))) from None
+
+
+def read_event(env: Mapping[str, str]) -> dict[str, Any]:
+    """The pull_request event payload from GITHUB_EVENT_PATH, or {}."""
+    path = env.get("GITHUB_EVENT_PATH")
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReviewerError(f"cannot read the event payload GITHUB_EVENT_PATH={path}: {exc}") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _raw(obj: Any) -> dict[str, Any]:
+    """The JSON PyGithub got for a listed object. Read directly: touching an attribute the
+    listing left out (GitHub omits `in_reply_to_id` on top-level comments) makes PyGithub
+    fetch the object again, one request per comment."""
+    raw = getattr(obj, "_rawData", None)
+    return raw if isinstance(raw, dict) else {}
+
+
+class GitHubPR:
+    """One pull request seen through PyGithub."""
+
+    def __init__(self, api_url: str, token: str, repo: str, number: int) -> None:
+        from github import Auth, Github, GithubRetry
+
+        self.token = token
+        self.number = number
+        self.gh = Github(auth=Auth.Token(token), base_url=api_url.rstrip("/"), timeout=TIMEOUT,
+                         retry=GithubRetry(total=RETRIES) if RETRIES else None,
+                         seconds_between_requests=PACE_REQUESTS, seconds_between_writes=PACE_WRITES, lazy=True)
+        self.repo = self.gh.get_repo(repo)
+        with _api(f"reading pull request #{number}", token):
+            self.pull = self.repo.get_pull(number)
+            self.base_sha = self.pull.base.sha
+            self.head_sha = self.pull.head.sha
+            head_repo = self.pull.head.repo
+            self.is_fork = head_repo is not None and head_repo.full_name != self.pull.base.repo.full_name
+
+    def me(self) -> str | None:
+        """Our login, or None where the token cannot ask (GITHUB_TOKEN in Actions answers 403)."""
+        from github import GithubException
+
+        try:
+            return str(self.gh.get_user().login)
+        except (GithubException, OSError):
+            return None
+
+    def right_side(self) -> dict[str, list[dict[int, int | None]]]:
+        with _api("listing the pull request's files", self.token):
+            return {f.filename: parse_patch(f.patch) for f in self.pull.get_files() if f.patch}
+
+    def existing(self) -> tuple[list[Existing], list[frozenset[str]]]:
+        """reviewer's earlier inline comments and summaries (by marker, from trusted authors)."""
+        me = self.me()
+
+        def trusted(raw: dict[str, Any]) -> bool:
+            user = raw.get("user") or {}
+            return user.get("type") == "Bot" or (me is not None and user.get("login") == me)
+
+        comments: list[Existing] = []
+        summaries: list[frozenset[str]] = []
+        with _api("listing review comments", self.token):
+            for c in self.pull.get_review_comments():
+                raw = _raw(c)
+                body = str(raw.get("body") or "")
+                fp = read_marker(body)
+                if fp and not raw.get("in_reply_to_id") and trusted(raw):
+                    comments.append(Existing(str(raw.get("id")), fp, body, is_outdated(body), {"comment": c}))
+        with _api("listing reviews", self.token):
+            for r in self.pull.get_reviews():
+                raw = _raw(r)
+                listed = read_summary(raw.get("body"))
+                if listed is not None and trusted(raw):
+                    summaries.append(listed)
+        return comments, summaries
+
+    def post_review(self, payload: dict[str, Any]) -> None:
+        with _api("posting the review", self.token):
+            self.pull.create_review(commit=self.repo.get_commit(payload["commit_id"]), body=payload["body"],
+                                    event=payload["event"], comments=payload["comments"])
+
+    def mark_outdated(self, item: Existing) -> bool:
+        from github import GithubException
+
+        try:
+            item.extra["comment"].edit(mark_outdated(item.body))  # type: ignore[attr-defined]
+            return True
+        except (GithubException, OSError) as exc:
+            status = getattr(exc, "status", type(exc).__name__)
+            print(scrub(f"reviewer: warning: could not mark comment {item.id} outdated ({status})", (self.token,)),
+                  file=sys.stderr)
+            return False
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def review_payload(review: Review, plan: Plan, commit_id: str | None) -> dict[str, Any]:
+    """The body of POST /pulls/{n}/reviews."""
+    comments: list[dict[str, Any]] = []
+    for p in plan.inline:
+        c: dict[str, Any] = {"path": p.finding.path, "body": comment_body(p, "github"), "side": "RIGHT", "line": p.end}
+        if p.start != p.end:
+            c.update(start_line=p.start, start_side="RIGHT")
+        comments.append(c)
+    return {"commit_id": commit_id, "event": "COMMENT", "body": summary_body(review, plan, "github"), "comments": comments}
+
+
+def run_github(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> int:
+    token = env.get("GITHUB_TOKEN") or None
+    event = read_event(env)
+    pr_event = _dict(event.get("pull_request"))
+    repo = args.repo or env.get("GITHUB_REPOSITORY")
+    number = args.pr or pr_event.get("number") or event.get("number")
+    if not repo or "/" not in repo:
+        raise ReviewerError("which repository? pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
+    if not isinstance(number, int) or number <= 0:
+        raise ReviewerError("which pull request? pass --pr N, or run on a pull_request event (GITHUB_EVENT_PATH)")
+    if token is None and not args.dry_run:
+        raise ReviewerError("GITHUB_TOKEN is not set; pass it to the step (env: GITHUB_TOKEN: ${{ github.token }}) "
+                            "or use --dry-run")
+    base_sha = _dict(pr_event.get("base")).get("sha")
+    head_sha = _dict(pr_event.get("head")).get("sha")
+    pr = GitHubPR(env.get("GITHUB_API_URL") or DEFAULT_API_URL, token, repo, number) if token else None
+    if pr is not None:
+        base_sha, head_sha = base_sha or pr.base_sha, head_sha or pr.head_sha
+    default_range = f"{base_sha}...{head_sha}" if base_sha and head_sha else None
+
+    review, config = review_request(args, cwd, env, default_range)
+    if review is None:
+        print("reviewer: nothing to review: the pull request's diff is empty", file=sys.stderr)
+        return 0
+    right = pr.right_side() if pr else right_side_from_hunks(review.hunks)
+    existing, summaries = pr.existing() if pr else ([], [])
+    plan = make_plan(review, right, existing, summaries)
+    payload = review_payload(review, plan, head_sha) if plan.post_summary else None
+    planned = {"platform": "github", "repo": repo, "pull": number, "review": payload,
+               "outdated": [{"id": e.id, "fingerprint": e.fingerprint} for e in plan.outdated]}
+    if pr is not None and not args.dry_run:
+        _post(pr, review, plan, payload, existing, summaries)
+    write_step_summary(env, summary_body(review, plan, "github"))
+    return report_and_exit(args, review, config, planned)
+
+
+def _post(pr: GitHubPR, review: Review, plan: Plan, payload: dict[str, Any] | None,
+          existing: list[Existing], summaries: list[frozenset[str]]) -> None:
+    for item in plan.outdated:
+        pr.mark_outdated(item)
+    if payload is None:
+        print("reviewer: nothing new to post on the pull request", file=sys.stderr)
+        return
+    try:
+        pr.post_review(payload)
+    except ReviewerError as exc:
+        cause = str(exc)
+        if " HTTP 403 " in cause and pr.is_fork:
+            print("reviewer: warning: cannot comment on a pull request from a fork with a read-only token; "
+                  "the findings are in the job log and summary", file=sys.stderr)
+            return
+        if " HTTP 422 " in cause and payload["comments"]:
+            # GitHub refused a position (the PR moved on since the review?): post the findings in the body
+            print("reviewer: warning: GitHub refused the inline comments; posting them in the summary", file=sys.stderr)
+            fallback = make_plan(review, {}, existing, summaries)
+            retry = review_payload(review, fallback, payload["commit_id"])
+            pr.post_review(retry)
+            return
+        raise

@@ -1,0 +1,235 @@
+"""`reviewer ci gitlab`: merge-request discussions on the changed lines, via python-gitlab.
+
+Reads CI_SERVER_URL, CI_PROJECT_ID, CI_MERGE_REQUEST_IID and GITLAB_TOKEN (a project or
+personal access token with `api` scope; else CI_JOB_TOKEN, sent as JOB-TOKEN, which
+most GitLab versions do not let write notes). API calls made (under /api/v4):
+
+  GET  /projects/:id/merge_requests/:iid              diff_refs (fails fast on a bad token)
+  GET  /user                                          who we are (job tokens: unknown, all markers trusted)
+  GET  /projects/:id/merge_requests/:iid/diffs        which new-side lines take comments
+  GET  /projects/:id/merge_requests/:iid/discussions  earlier reviewer threads and summaries
+  POST /projects/:id/merge_requests/:iid/discussions  one thread per new finding (position on the new line)
+  POST /projects/:id/merge_requests/:iid/notes        the summary, when there is something new
+  PUT  .../discussions/:did/notes/:nid, .../discussions/:did?resolved=true   a finding that is gone
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from reviewer.ci import report_and_exit, review_request, scrub
+from reviewer.ci.comments import (
+    Existing,
+    Placement,
+    Plan,
+    comment_body,
+    is_outdated,
+    make_plan,
+    mark_outdated,
+    parse_patch,
+    read_marker,
+    read_summary,
+    right_side_from_hunks,
+    summary_body,
+)
+from reviewer.errors import ReviewerError
+from reviewer.types import Review
+
+DEFAULT_SERVER = "https://gitlab.com"
+RETRY_TRANSIENT = True  # python-gitlab retries 5xx and 429 with backoff; tests turn it off
+TIMEOUT = 30
+
+
+@contextmanager
+def _api(what: str, secrets: tuple[str | None, ...]) -> Iterator[None]:
+    """Turn python-gitlab / network failures into a one-line ReviewerError without the token."""
+    from gitlab.exceptions import GitlabError
+
+    try:
+        yield
+    except GitlabError as exc:
+        code = exc.response_code
+        hint = {401: "; check GITLAB_TOKEN", 403: "; the token lacks permission (a token with `api` scope in GITLAB_TOKEN?)",
+                404: "; check the project and merge request, and that the token can see them"}.get(code or 0, "")
+        raise ReviewerError(scrub(f"GitLab API: {what} failed: HTTP {code} {exc.error_message}{hint}", secrets)) from None
+    except OSError as exc:  # requests' ConnectionError/Timeout
+        raise ReviewerError(scrub(f"GitLab API: {what} failed: cannot reach the server ({type(exc).__name__})",
+                                  secrets)) from None
+
+
+class GitLabMR:
+    """One merge request seen through python-gitlab."""
+
+    def __init__(self, server: str, token: str | None, job_token: str | None, project: str, iid: int) -> None:
+        import gitlab
+
+        self.secrets = (token, job_token)
+        self.iid = iid
+        auth = {"private_token": token} if token else {"job_token": job_token}
+        self.gl = gitlab.Gitlab(server.rstrip("/"), timeout=TIMEOUT, retry_transient_errors=RETRY_TRANSIENT, **auth)
+        self.project = self.gl.projects.get(project, lazy=True)
+        with _api(f"reading merge request !{iid}", self.secrets):
+            self.mr = self.project.mergerequests.get(iid)
+        refs = self.mr.attributes.get("diff_refs") or {}
+        self.refs = {k: refs.get(k) for k in ("base_sha", "start_sha", "head_sha")}
+        if not all(self.refs.values()):
+            raise ReviewerError(f"merge request !{iid} has no diff yet (diff_refs missing); retry when GitLab has computed it")
+        self.old_paths: dict[str, str] = {}
+
+    def me(self) -> str | None:
+        from gitlab.exceptions import GitlabError
+
+        try:
+            user = self.gl.http_get("/user")
+        except (GitlabError, OSError):
+            return None
+        return str(user.get("username")) if isinstance(user, dict) and user.get("username") else None
+
+    def right_side(self) -> dict[str, list[dict[int, int | None]]]:
+        from gitlab.exceptions import GitlabError
+
+        path = f"/projects/{self.project.encoded_id}/merge_requests/{self.iid}/diffs"
+        with _api("listing the merge request's diffs", self.secrets):
+            try:
+                files: list[Any] = list(self.gl.http_list(path, get_all=True))
+            except GitlabError as exc:
+                if exc.response_code != 404:
+                    raise
+                changes = self.mr.changes()  # GitLab before 15.7
+                files = list(changes.get("changes", [])) if isinstance(changes, dict) else []
+        out: dict[str, list[dict[int, int | None]]] = {}
+        for f in files:
+            if isinstance(f, dict) and f.get("new_path") and not f.get("deleted_file"):
+                out[f["new_path"]] = parse_patch(f.get("diff"))
+                self.old_paths[f["new_path"]] = f.get("old_path") or f["new_path"]
+        return out
+
+    def existing(self) -> tuple[list[Existing], list[frozenset[str]]]:
+        me = self.me()
+
+        def trusted(note: dict[str, Any]) -> bool:
+            return me is None or (note.get("author") or {}).get("username") == me
+
+        threads: list[Existing] = []
+        summaries: list[frozenset[str]] = []
+        with _api("listing discussions", self.secrets):
+            discussions = self.mr.discussions.list(get_all=True)
+        for d in discussions:
+            notes = d.attributes.get("notes") or []
+            if not notes or not trusted(notes[0]):
+                continue
+            first = notes[0]
+            body = str(first.get("body") or "")
+            fp = read_marker(body)
+            if fp is not None:
+                threads.append(Existing(str(d.id), fp, body, is_outdated(body),
+                                        {"note_id": first.get("id"), "resolved": bool(first.get("resolved"))}))
+            elif (listed := read_summary(body)) is not None:
+                summaries.append(listed)
+        return threads, summaries
+
+    def position(self, p: Placement) -> dict[str, Any]:
+        pos: dict[str, Any] = {"position_type": "text", **self.refs, "new_path": p.finding.path,
+                               "old_path": self.old_paths.get(p.finding.path, p.finding.path), "new_line": p.start}
+        if p.old_line is not None:  # an unchanged line: GitLab wants both numbers
+            pos["old_line"] = p.old_line
+        return pos
+
+    def create_thread(self, p: Placement) -> bool:
+        """Post one finding; False when GitLab refuses the position (it then goes to the summary)."""
+        from gitlab.exceptions import GitlabCreateError
+
+        with _api("posting a discussion", self.secrets):
+            try:
+                self.mr.discussions.create({"body": comment_body(p, "gitlab"), "position": self.position(p)})
+            except GitlabCreateError as exc:
+                if exc.response_code in (400, 422):
+                    return False
+                raise
+        return True
+
+    def resolve(self, item: Existing) -> None:
+        from gitlab.exceptions import GitlabError
+
+        try:
+            discussion = self.mr.discussions.get(item.id, lazy=True)
+            discussion.notes.update(str(item.extra["note_id"]), {"body": mark_outdated(item.body)})
+            if not item.extra.get("resolved"):
+                self.mr.discussions.update(item.id, {"resolved": True})
+        except (GitlabError, OSError) as exc:
+            code = getattr(exc, "response_code", type(exc).__name__)
+            print(scrub(f"reviewer: warning: could not resolve discussion {item.id} ({code})", self.secrets),
+                  file=sys.stderr)
+
+    def post_summary(self, body: str) -> None:
+        with _api("posting the summary note", self.secrets):
+            self.mr.notes.create({"body": body})
+
+
+def run_gitlab(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> int:
+    token = env.get("GITLAB_TOKEN") or None
+    job_token = None if token else (env.get("CI_JOB_TOKEN") or None)
+    project = args.project or env.get("CI_PROJECT_ID")
+    iid = args.mr or _int(env.get("CI_MERGE_REQUEST_IID"))
+    if not project:
+        raise ReviewerError("which project? pass --project ID or set CI_PROJECT_ID")
+    if not iid:
+        raise ReviewerError("which merge request? pass --mr IID, or run in a merge_request_event pipeline (CI_MERGE_REQUEST_IID)")
+    if not (token or job_token) and not args.dry_run:
+        raise ReviewerError("GITLAB_TOKEN is not set; add a project access token with `api` scope as a masked "
+                            "CI/CD variable, or use --dry-run")
+    mr = GitLabMR(env.get("CI_SERVER_URL") or DEFAULT_SERVER, token, job_token, project, iid) if (token or job_token) else None
+    if mr is not None:
+        base_sha, head_sha = mr.refs["base_sha"], mr.refs["head_sha"]
+    else:
+        base_sha, head_sha = env.get("CI_MERGE_REQUEST_DIFF_BASE_SHA"), env.get("CI_COMMIT_SHA")
+    default_range = f"{base_sha}...{head_sha}" if base_sha and head_sha else None
+
+    review, config = review_request(args, cwd, env, default_range)
+    if review is None:
+        print("reviewer: nothing to review: the merge request's diff is empty", file=sys.stderr)
+        return 0
+    right = mr.right_side() if mr else right_side_from_hunks(review.hunks)
+    existing, summaries = mr.existing() if mr else ([], [])
+    plan = make_plan(review, right, existing, summaries)
+    if mr is not None and not args.dry_run:
+        plan = _post(mr, review, plan)
+    planned = {"platform": "gitlab", "project": project, "merge_request": iid,
+               "discussions": [{"body": comment_body(p, "gitlab"), "position": mr.position(p) if mr else
+                                {"new_path": p.finding.path, "new_line": p.start, "old_line": p.old_line}}
+                               for p in plan.inline],
+               "summary": summary_body(review, plan, "gitlab") if plan.post_summary else None,
+               "resolve": [{"discussion": e.id, "fingerprint": e.fingerprint} for e in plan.outdated]}
+    return report_and_exit(args, review, config, planned)
+
+
+def _post(mr: GitLabMR, review: Review, plan: Plan) -> Plan:
+    """Post the plan; positions GitLab refuses move to the summary. Returns what was done."""
+    for item in plan.outdated:
+        mr.resolve(item)
+    placed: list[Placement] = []
+    refused: list[Placement] = []
+    for p in plan.inline:
+        (placed if mr.create_thread(p) else refused).append(p)
+    if refused:
+        print(f"reviewer: warning: GitLab refused {len(refused)} position(s); they are listed in the summary", file=sys.stderr)
+        plan = dataclasses.replace(plan, inline=tuple(placed), off_diff=plan.off_diff + tuple(p.finding for p in refused),
+                                   post_summary=True)
+    if plan.post_summary:
+        mr.post_summary(summary_body(review, plan, "gitlab"))
+    else:
+        print("reviewer: nothing new to post on the merge request", file=sys.stderr)
+    return plan
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        raise ReviewerError(f"CI_MERGE_REQUEST_IID={value!r} is not a number") from None

@@ -1,0 +1,95 @@
+"""The review pipeline as two calls: a diff source -> ParsedDiff -> Review.
+
+`reviewer review` and `reviewer hook run` both go through here, so every entry point
+shares one result cache (a second `git commit` on the same staged diff answers from it
+without loading the model) and one place where backends are opened and closed.
+
+Failures of the model itself (not installed, fails to load, crashes with a Python
+exception, a server that is down or times out) are raised as `ModelUnavailable`, a
+`ReviewerError`: `reviewer review` reports it like any other error (exit 2), a git
+hook may decide by `hook_policy` whether it blocks the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from reviewer import backends
+from reviewer.analyzers import analyze
+from reviewer.cache import open_result_cache
+from reviewer.config import Config
+from reviewer.diff import DiffSource, parse_diff, read_diff
+from reviewer.errors import ReviewerError
+from reviewer.review import NoProgress, Progress, run_review
+from reviewer.types import ParsedDiff, Review
+
+ProgressFactory = Callable[[str], Progress]  # model name -> a Progress (the CLI's bar wants the name)
+
+
+class ModelUnavailable(ReviewerError):
+    """The model could not run: missing, failed to load, raised while answering, unreachable, timed out."""
+
+
+def parse_source(
+    source: DiffSource,
+    cwd: Path,
+    config: Config,
+    stdin: BinaryIO | None = None,
+    *,
+    allow_empty: bool = False,
+) -> ParsedDiff:
+    """Read the diff named by `source` and parse it into hunks.
+
+    An empty diff is a ReviewerError (nothing to review), unless `allow_empty`: then it is
+    a ParsedDiff without hunks, as a git hook wants for a commit that changes nothing.
+    """
+    diff_input = read_diff(source, cwd, stdin)
+    if allow_empty and not diff_input.text.strip():
+        return ParsedDiff(hunks=())
+    return parse_diff(diff_input, config)
+
+
+def review_parsed(parsed: ParsedDiff, config: Config, progress: ProgressFactory | None = None) -> Review:
+    """Review parsed hunks: cache first, the model for the rest; analyzers when configured.
+
+    `progress` is called with the model's name once the backend is known (the CLI's bar
+    shows it) and returns the Progress to report to. Raises ModelUnavailable when the
+    backend cannot be created or fails.
+    """
+    try:
+        backend = backends.make_backend(config)
+    except ReviewerError as exc:
+        raise ModelUnavailable(str(exc)) from exc
+    cache = None
+    try:
+        cache = open_result_cache(config.cache_dir, config.cache)
+        shown: Progress = progress(backend.info.name) if progress is not None else NoProgress()
+        hints = analyze(parsed) if config.analyzers else ()
+        try:
+            return run_review(parsed, backend, config, cache, shown, hints)
+        except ModelUnavailable:
+            raise
+        except ReviewerError as exc:
+            raise ModelUnavailable(str(exc)) from exc
+        except (MemoryError, RuntimeError, OSError) as exc:  # a native engine failing without a ReviewerError
+            raise ModelUnavailable(f"model {backend.info.name} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        backend.close()
+        if cache is not None:
+            cache.close()
+
+
+def review_source(
+    source: DiffSource,
+    cwd: Path,
+    config: Config,
+    progress: ProgressFactory | None = None,
+    stdin: BinaryIO | None = None,
+) -> Review:
+    """The whole pipeline: read and parse the diff, then review it (see `review_parsed`)."""
+    return review_parsed(parse_source(source, cwd, config, stdin), config, progress)
+
+
+__all__ = ["ModelUnavailable", "ProgressFactory", "parse_source", "review_parsed", "review_source"]
