@@ -8,7 +8,6 @@ JSON line per case, so an interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -102,7 +101,8 @@ def score(cases: dict[str, dict[str, Any]], results: list[dict[str, Any]]) -> di
         buggy = [judge(c, r["findings"]) for c, r in pairs if c["label"] == "buggy"]
         clean = [judge(c, r["findings"]) for c, r in pairs if c["label"] == "clean"]
         secs = [float(r.get("seconds", 0)) for _, r in pairs]
-        out[source] = Score(len(buggy), sum(buggy), len(clean), sum(clean), statistics.median(secs) if secs else None)
+        median = sorted(secs)[len(secs) // 2] if secs else None  # the upper median, as shared/eval/score.py
+        out[source] = Score(len(buggy), sum(buggy), len(clean), sum(clean), median)
     return out
 
 
