@@ -16,7 +16,7 @@ from reviewer.backends import Backend, Completion, Message
 from reviewer.cache import ResultCache, cache_key
 from reviewer.config import Config
 from reviewer.parse import merge_duplicates, parse_findings
-from reviewer.prompting import load_template, review_messages, review_schema
+from reviewer.prompting import PromptTemplate, load_template, review_messages, review_schema
 from reviewer.trivial import behaviour_preserving
 from reviewer.types import Finding, Hunk, ParsedDiff, Review, SkippedFile, Stats
 
@@ -55,13 +55,16 @@ class NoProgress:
     def finish(self) -> None: ...
 
 
-def _fit_context(hunk: Hunk, messages_chars: int, config: Config) -> Hunk | None:
-    """Trim extra context so the prompt fits the window; None if even the bare hunk won't."""
+def fitting_prompt(
+    hunk: Hunk, config: Config, template: PromptTemplate, hints: tuple[Finding, ...]
+) -> tuple[Hunk, list[Message]] | None:
+    """The prompt for `hunk`, without the extra context if that is what it takes to fit
+    the context window; None when even the bare hunk does not fit."""
     budget_chars = (config.ctx - config.max_tokens) * CHARS_PER_TOKEN
-    if messages_chars <= budget_chars:
-        return hunk
-    if hunk.context_before or hunk.context_after:
-        return replace(hunk, context_before=(), context_after=())
+    for candidate in (hunk, replace(hunk, context_before=(), context_after=())):
+        messages = review_messages(candidate, config.categories, template, hints)
+        if sum(len(m["content"]) for m in messages) <= budget_chars:
+            return candidate, messages
     return None
 
 
@@ -93,18 +96,11 @@ def review_hunks(
             yield HunkResult(hunk, (), skipped_reason=preserved)
             continue
         hunk_hints = tuple(f for f in hints if f.path == hunk.path and f.line in hunk.added_line_numbers)
-        messages = review_messages(hunk, config.categories, template, hunk_hints)
-        size = sum(len(m["content"]) for m in messages)
-        fitted = _fit_context(hunk, size, config)
-        if fitted is None:
+        prompt = fitting_prompt(hunk, config, template, hunk_hints)
+        if prompt is None:
             yield HunkResult(hunk, (), skipped_reason="too large for the model's context window (raise --ctx)")
             continue
-        if fitted is not hunk:
-            hunk = fitted
-            messages = review_messages(hunk, config.categories, template, hunk_hints)
-            if sum(len(m["content"]) for m in messages) > (config.ctx - config.max_tokens) * CHARS_PER_TOKEN:
-                yield HunkResult(hunk, (), skipped_reason="too large for the model's context window (raise --ctx)")
-                continue
+        hunk, messages = prompt
 
         # Keyed on the exact prompt: hunk, context, hints and template text all count.
         key = cache_key(backend.info.sha256, template.cache_tag, messages_digest(messages), str(config.max_tokens))
