@@ -112,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from reviewer.ci import add_parser as add_ci_parser
     from reviewer.hook import add_parser as add_hook_parser
+    from reviewer.tui import add_parser as add_tui_parser
 
+    add_tui_parser(sub)
     add_ci_parser(sub)
     add_hook_parser(sub)
     return parser
@@ -270,6 +272,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_models(args, cwd)
         if args.command == "eval":
             return cmd_eval(args, cwd)
+        if args.command == "tui":
+            from reviewer.tui import run as run_tui
+
+            return run_tui(args, cwd)
         if args.command == "hook":
             from reviewer.hook import run as run_hook
 

@@ -128,8 +128,9 @@ class Finding:
     def fingerprint(self) -> str:
         """Stable identity for dedupe, baselines and re-posted CI comments.
 
-        Built from what the finding says, not where exactly it sits, so a finding
-        survives unrelated lines moving above it.
+        Built from the path, category, title and line: the same finding on the same
+        line keeps its identity across runs. Lines inserted above it change it (a
+        dismissed finding then comes back) — anchoring on the line's text is a TODO.
         """
         basis = f"{self.path}\0{self.category.value}\0{self.title.strip().lower()}\0{self.line}"
         return hashlib.sha256(basis.encode()).hexdigest()[:16]
