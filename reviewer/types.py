@@ -208,6 +208,17 @@ class Review:
     stats: Stats = field(default_factory=Stats)
     hunks: tuple[Hunk, ...] = ()
 
+    def new_side_lines(self) -> dict[tuple[str, int], str]:
+        """(path, new-file line number) -> text, for every new-side line the hunks show."""
+        lines: dict[tuple[str, int], str] = {}
+        for hunk in self.hunks:
+            for no, text in (*hunk.context_before, *hunk.context_after):
+                lines[(hunk.path, no)] = text
+            for ln in hunk.lines:
+                if ln.new_no is not None and ln.kind != "-":
+                    lines[(hunk.path, ln.new_no)] = ln.text
+        return lines
+
     def to_dict(self) -> dict[str, object]:
         return {
             "version": 1,

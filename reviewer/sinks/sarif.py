@@ -95,18 +95,6 @@ def finding_text(f: Finding) -> str:
     return f"{title}: {message}"
 
 
-def new_side_lines(review: Review) -> dict[tuple[str, int], str]:
-    """(path, new-file line number) -> text, for every new-side line the hunks show."""
-    lines: dict[tuple[str, int], str] = {}
-    for hunk in review.hunks:
-        for no, text in (*hunk.context_before, *hunk.context_after):
-            lines[(hunk.path, no)] = text
-        for ln in hunk.lines:
-            if ln.new_no is not None and ln.kind != "-":
-                lines[(hunk.path, ln.new_no)] = ln.text
-    return lines
-
-
 def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
@@ -243,7 +231,7 @@ def _notifications(review: Review) -> Iterable[dict[str, object]]:
 
 def to_sarif(review: Review) -> dict[str, object]:
     """The SARIF log as a plain dict (what `render` serialises)."""
-    lines = new_side_lines(review)
+    lines = review.new_side_lines()
     hashes = line_hashes(lines)
     by_rule: dict[str, list[Finding]] = {}
     for f in review.findings:

@@ -17,17 +17,6 @@ SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity
 EXCERPT_AROUND = 1
 
 
-def _new_side_lines(review: Review) -> dict[tuple[str, int], str]:
-    lines: dict[tuple[str, int], str] = {}
-    for hunk in review.hunks:
-        for no, text in (*hunk.context_before, *hunk.context_after):
-            lines[(hunk.path, no)] = text
-        for ln in hunk.lines:
-            if ln.new_no is not None and ln.kind != "-":
-                lines[(hunk.path, ln.new_no)] = ln.text
-    return lines
-
-
 def _finding(console: Console, f: Finding, source: dict[tuple[str, int], str]) -> None:
     style = SEVERITY_STYLE[f.severity]
     head = Text.assemble(
@@ -74,7 +63,7 @@ def summary_line(review: Review) -> str:
 def render(review: Review, color: bool = False) -> str:
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=color, no_color=not color, width=120, highlight=False, soft_wrap=False)
-    source = _new_side_lines(review)
+    source = review.new_side_lines()
     for path, group in groupby(review.findings, key=lambda f: f.path):
         console.print(Text(path, style="bold underline"))
         for f in group:
