@@ -112,8 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from reviewer.ci import add_parser as add_ci_parser
     from reviewer.hook import add_parser as add_hook_parser
+    from reviewer.testgen.command import add_parser as add_tests_parser
     from reviewer.tui import add_parser as add_tui_parser
 
+    add_tests_parser(sub)
     add_tui_parser(sub)
     add_ci_parser(sub)
     add_hook_parser(sub)
@@ -272,6 +274,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_models(args, cwd)
         if args.command == "eval":
             return cmd_eval(args, cwd)
+        if args.command == "tests":
+            from reviewer.testgen.command import run as run_tests
+
+            return run_tests(args, cwd)
         if args.command == "tui":
             from reviewer.tui import run as run_tui
 
