@@ -73,3 +73,14 @@ def installed_model_path(name: str = "qwen2.5-coder-1.5b") -> Path | None:
         if os.environ.get("REVIEWER_REQUIRE_MODEL") == "1":
             pytest.fail(f"model {name} is required (REVIEWER_REQUIRE_MODEL=1) but not installed")
         return None
+
+
+@pytest.fixture(scope="module")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh result cache whose models/ points at the installed real default model."""
+    model = installed_model_path()
+    if model is None:
+        pytest.skip("the default model is not installed (run `reviewer models pull`)")
+    cache = tmp_path_factory.mktemp("model-cache")
+    (cache / "models").symlink_to(model.parent, target_is_directory=True)
+    return cache

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import ROOT, SAMPLE_DIFF, git, installed_model_path
+from conftest import ROOT, SAMPLE_DIFF, git
 
 from reviewer.cli import main
 
@@ -22,16 +22,6 @@ pytestmark = pytest.mark.model
 CONTRACT = json.loads((ROOT / "tests" / "data" / "review.schema.json").read_text())
 RENAME_DIFF = ROOT / "tests" / "data" / "real" / "clean_rename.diff"
 
-
-@pytest.fixture(scope="module")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh result cache whose models/ points at the installed real models."""
-    model = installed_model_path()
-    if model is None:
-        pytest.skip("the default model is not installed (run `reviewer models pull`)")
-    cache = tmp_path_factory.mktemp("model-cache")
-    (cache / "models").symlink_to(model.parent, target_is_directory=True)
-    return cache
 
 
 def run_cli(args: list[str], cache: Path, cwd: Path = ROOT, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:

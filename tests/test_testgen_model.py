@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import ROOT, installed_model_path
+from conftest import ROOT
 
 from reviewer.backends import make_backend
 from reviewer.cache import open_result_cache
@@ -34,15 +34,6 @@ diff --git a/algorithms/gcd.py b/algorithms/gcd.py
 +        return gcd(a % b, b)
 """
 
-
-@pytest.fixture(scope="module")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    model = installed_model_path()
-    if model is None:
-        pytest.skip("the default model is not installed (run `reviewer models pull`)")
-    cache = tmp_path_factory.mktemp("testgen-model-cache")
-    (cache / "models").symlink_to(model.parent, target_is_directory=True)
-    return cache
 
 
 def test_real_model_suggestions_collect_and_run(model_cache: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import ROOT, SAMPLE_DIFF, git, installed_model_path
+from conftest import ROOT, SAMPLE_DIFF, git
 from helpers import make_finding
 
 from reviewer.backends import Completion
@@ -655,16 +655,6 @@ def test_snapshot_wide_screen_with_an_accepted_suggestion(repo: Path, snap_compa
 
 # -- the real model -------------------------------------------------------------------------------
 
-
-@pytest.fixture(scope="module")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh result cache whose models/ points at the installed real models."""
-    model = installed_model_path()
-    if model is None:
-        pytest.skip("the default model is not installed (run `reviewer models pull`)")
-    cache = tmp_path_factory.mktemp("model-cache")
-    (cache / "models").symlink_to(model.parent, target_is_directory=True)
-    return cache
 
 
 @pytest.mark.model
