@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from reviewer.errors import ReviewerError
+from reviewer.fsutil import atomic_write_text
 from reviewer.types import Finding
 
 BASELINE_NAME = ".reviewer-baseline.json"
@@ -143,14 +143,11 @@ def _entry(raw: object) -> BaselineEntry | None:
 
 
 def save_baseline(path: Path, baseline: Baseline) -> None:
-    """Write the baseline atomically (temp file in the same directory, then rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write the baseline atomically (temp file in the same directory, fsync, rename; see fsutil)."""
     try:
-        tmp.write_text(baseline.to_json(), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, baseline.to_json())
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ReviewerError(f"cannot write baseline {path}: {exc.strerror}") from None
+        raise ReviewerError(f"cannot write baseline {path}: {exc.strerror or exc}") from None
 
 
 def partition_baselined(findings: Iterable[Finding], baseline: Baseline) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:

@@ -33,6 +33,8 @@ exit status: 0 no finding at or above --fail-on, 1 findings at or above it,
 
 
 def _add_review_args(p: argparse.ArgumentParser) -> None:
+    from reviewer.config import SECRETS_POLICIES
+
     src = p.add_argument_group("diff source").add_mutually_exclusive_group()
     src.add_argument("--staged", action="store_true", help="review staged changes (default)")
     src.add_argument("--range", metavar="A..B", help="review the commits in a range")
@@ -53,9 +55,18 @@ def _add_review_args(p: argparse.ArgumentParser) -> None:
     model.add_argument("--model", metavar="NAME|PATH", help="registry name (see `reviewer models list`) or a .gguf path")
     model.add_argument("--backend", metavar="NAME", help="llama (in-process, default) or openai (a server of yours)")
     model.add_argument("--base-url", metavar="URL", help="OpenAI-compatible server for --backend openai, e.g. http://127.0.0.1:8080/v1")
-    model.add_argument("--n-gpu-layers", type=int, metavar="N", help="layers to offload to the GPU (-1 = all; default 0)")
+    model.add_argument("--n-gpu-layers", metavar="N", help="layers to offload to the GPU: -1 = all, 0 = none "
+                       "(default auto: all when llama-cpp-python was built with CUDA/Metal/Vulkan, else none)")
     model.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model (default: all cores, up to 8)")
     model.add_argument("--ctx", type=int, metavar="N", help="context window in tokens (default 4096)")
+    model.add_argument("--server-timeout", type=float, metavar="SECONDS",
+                       help="seconds to wait for each answer from a model server (default 120)")
+    model.add_argument("--parallel", type=int, metavar="N",
+                       help="requests in flight at once to a model server, so it can batch them (default 4; "
+                       "the in-process model always runs one at a time)")
+    model.add_argument("--secrets", choices=SECRETS_POLICIES,
+                       help="likely secrets (keys, tokens, passwords) in code sent to a --base-url that is not "
+                       "this machine: warn (default), redact them, block the review, or ignore")
 
     misc = p.add_argument_group("misc")
     misc.add_argument("--config", metavar="FILE", help="read settings from FILE instead of searching for one")
@@ -124,8 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
     names = ("fail_on", "categories", "min_severity", "quiet", "model", "backend", "base_url",
-             "n_gpu_layers", "threads", "ctx", "cache", "cache_dir", "analyzers")
-    return {n: getattr(args, n, None) for n in names}
+             "n_gpu_layers", "threads", "ctx", "parallel", "cache", "cache_dir", "analyzers", "secrets")
+    flags = {n: getattr(args, n, None) for n in names}
+    flags["timeout"] = getattr(args, "server_timeout", None)  # `reviewer tests` has its own --timeout (per test)
+    return flags
 
 
 def _diff_source(args: argparse.Namespace) -> Any:
@@ -143,15 +156,14 @@ def _diff_source(args: argparse.Namespace) -> Any:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write text to path via a temp file + rename: readers never see half a report."""
-    path = path.resolve()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write text to path via a temp file + rename: readers never see half a report, and
+    an interrupt leaves neither a half file nor a temp file (reviewer.fsutil)."""
+    from reviewer.fsutil import atomic_write_text
+
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ReviewerError(f"cannot write {path}: {exc.strerror}") from None
+        raise ReviewerError(f"cannot write {path.resolve()}: {exc.strerror or exc}") from None
 
 
 def cmd_review(args: argparse.Namespace, cwd: Path) -> int:

@@ -46,6 +46,9 @@ DEFAULT_EXCLUDE = (
     "build/*",
 )
 
+# What to do with likely secrets in code sent to a model server on another machine (reviewer.secrets).
+SECRETS_POLICIES = ("warn", "redact", "block", "ignore")
+
 
 @dataclass(frozen=True)
 class Config:
@@ -55,11 +58,12 @@ class Config:
     backend: str = "llama"  # llama | openai | fake
     base_url: str | None = None
     api_key_env: str = "REVIEWER_API_KEY"
-    n_gpu_layers: int = 0
+    n_gpu_layers: int | None = None  # None = auto: all layers when llama.cpp has a GPU backend, else 0
     threads: int | None = None
     ctx: int = 4096
     max_tokens: int = 384
     timeout: float = 120.0
+    parallel: int = 4  # requests in flight to a model server (it batches them); the in-process model runs one
     categories: tuple[Category, ...] = tuple(Category)
     min_severity: Severity = Severity.LOW
     fail_on: Severity | None = Severity.HIGH  # None = never fail
@@ -73,6 +77,7 @@ class Config:
     cache_dir: Path | None = None
     quiet: bool = False
     hook_policy: str = "fail-open"  # model cannot run in a hook: fail-open (warn, exit 0) | fail-closed (exit 2)
+    secrets: str = "warn"  # likely secrets in code sent to a remote model server: warn | redact | block | ignore
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -130,11 +135,12 @@ _CONVERTERS: dict[str, Any] = {
     "backend": lambda v: _choice(v, ("llama", "openai", "fake")),
     "base_url": str,
     "api_key_env": str,
-    "n_gpu_layers": int,
+    "n_gpu_layers": _opt_int,
     "threads": _opt_int,
     "ctx": int,
     "max_tokens": int,
     "timeout": float,
+    "parallel": lambda v: max(1, int(v)),
     "categories": parse_categories,
     "min_severity": parse_severity,
     "fail_on": parse_fail_on,
@@ -148,6 +154,7 @@ _CONVERTERS: dict[str, Any] = {
     "cache_dir": lambda v: Path(str(v)).expanduser(),
     "quiet": _to_bool,
     "hook_policy": lambda v: _choice(v, ("fail-open", "fail-closed")),
+    "secrets": lambda v: _choice(v, SECRETS_POLICIES),
 }
 
 
@@ -228,4 +235,4 @@ def default_exclude() -> tuple[str, ...]:
     return DEFAULT_EXCLUDE
 
 
-__all__ = ["Config", "find_config_file", "load_config", "parse_categories", "parse_fail_on", "parse_severity"]
+__all__ = ["SECRETS_POLICIES", "Config", "find_config_file", "load_config", "parse_categories", "parse_fail_on", "parse_severity"]

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from reviewer.errors import ReviewerError
+from reviewer.fsutil import atomic_write_text
 from reviewer.types import ParsedDiff, Review, Severity
 
 if TYPE_CHECKING:
@@ -160,7 +161,7 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
 def run_hook(args: argparse.Namespace, cwd: Path, env: Mapping[str, str] | None = None,
              stdin: BinaryIO | None = None) -> int:
     """`reviewer hook run`: review, print findings concisely, exit like a linter."""
-    from reviewer.cli import _flags, write_atomically
+    from reviewer.cli import _flags
     from reviewer.config import load_config
     from reviewer.pipeline import ModelUnavailable, ProgressFactory, parse_source, review_parsed
 
@@ -200,7 +201,10 @@ def run_hook(args: argparse.Namespace, cwd: Path, env: Mapping[str, str] | None 
         color = args.output is None and args.format == "text" and sys.stdout.isatty() and "NO_COLOR" not in env
         report = get_renderer(args.format)(review, color)
     if args.output:
-        write_atomically(Path(args.output), report)
+        try:
+            atomic_write_text(Path(args.output), report)
+        except OSError as exc:
+            raise ReviewerError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     elif report:
         sys.stdout.write(report)
         sys.stdout.flush()

@@ -1,19 +1,27 @@
 """Model JSON -> validated Findings for one hunk.
 
-The model is untrusted: its answer may be truncated, mis-typed or point at lines
-outside the hunk. Anything that cannot be anchored on the hunk's new side is dropped
-and counted, never guessed.
+The model is untrusted: its answer may be truncated, mis-typed, hostile (the code
+under review can steer it) or point at lines outside the hunk. A finding must sit on
+an added line of the hunk, the problems the change introduces; anything else is
+dropped and counted, never guessed. Control characters (terminal escapes, NUL, bidi
+overrides) are removed from the model's text here, before any output sees it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from reviewer.types import Category, Finding, Hunk, Severity
 
 MAX_TITLE = 120
 MAX_MESSAGE = 1000
+MAX_SUGGESTION = 4000  # a longer "replacement" is no suggestion for a hunk's line; dropped, not cut
+
+# C0 and C1 controls, DEL, and the bidi embeddings/overrides/isolates of "trojan source".
+# Tab and newline are whitespace, handled by each field's own rule.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -26,8 +34,16 @@ class ParseResult:
 
 
 def _text(value: object, limit: int) -> str:
-    s = " ".join(str(value).split()) if value is not None else ""
+    s = " ".join(CONTROL.sub("", str(value)).split()) if value is not None else ""
     return s[: limit - 1] + "…" if len(s) > limit else s
+
+
+def _code(value: object) -> str | None:
+    """A suggested replacement: lines kept, control characters removed; None if empty or too long."""
+    if not isinstance(value, str):
+        return None
+    code = CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n")).rstrip()
+    return code if code.strip() and len(code) <= MAX_SUGGESTION else None
 
 
 def _as_int(value: object) -> int | None:
@@ -35,8 +51,11 @@ def _as_int(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    if isinstance(value, str):
+        digits = value.strip()
+        # ASCII only: "²".isdigit() is true but int("²") raises; and no 4300-digit strings
+        if digits.isascii() and digits.isdigit() and len(digits) <= 9:
+            return int(digits)
     return None
 
 
@@ -44,13 +63,13 @@ def parse_findings(text: str, hunk: Hunk, source: str = "model") -> ParseResult:
     """Read the model's JSON answer for `hunk` into validated findings."""
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # ValueError: also a number over Python's digit limit
         return ParseResult((), malformed=True)
     raw = data.get("findings") if isinstance(data, dict) else None
     if not isinstance(raw, list):
         return ParseResult((), malformed=True)
 
-    valid_lines = hunk.new_line_numbers
+    valid_lines = hunk.added_line_numbers
     kept: list[Finding] = []
     dropped = 0
     for item in raw:
@@ -80,8 +99,7 @@ def _to_finding(item: object, hunk: Hunk, valid_lines: frozenset[int], source: s
     title = _text(item.get("title"), MAX_TITLE) or _text(message, 60)
     if not title:
         return None
-    suggestion = item.get("suggestion")
-    suggestion = str(suggestion).rstrip() if isinstance(suggestion, str) and suggestion.strip() else None
+    suggestion = _code(item.get("suggestion"))
     if suggestion is not None and _same_code(suggestion, _line_text(hunk, line)):
         suggestion = None  # "replace the line with itself" is no suggestion
     return Finding(hunk.path, line, end_line, category, severity, title, message or title, suggestion, source)

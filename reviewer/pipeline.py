@@ -12,6 +12,7 @@ hook may decide by `hook_policy` whether it blocks the commit.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -23,6 +24,7 @@ from reviewer.config import Config
 from reviewer.diff import DiffSource, parse_diff, read_diff
 from reviewer.errors import ReviewerError
 from reviewer.review import NoProgress, Progress, run_review
+from reviewer.secrets import drop_placeholder_suggestions, guard
 from reviewer.types import ParsedDiff, Review
 
 ProgressFactory = Callable[[str], Progress]  # model name -> a Progress (the CLI's bar wants the name)
@@ -51,13 +53,24 @@ def parse_source(
     return parse_diff(diff_input, config)
 
 
-def review_parsed(parsed: ParsedDiff, config: Config, progress: ProgressFactory | None = None) -> Review:
+def review_parsed(
+    parsed: ParsedDiff,
+    config: Config,
+    progress: ProgressFactory | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Review:
     """Review parsed hunks: cache first, the model for the rest; analyzers when configured.
 
     `progress` is called with the model's name once the backend is known (the CLI's bar
     shows it) and returns the Progress to report to. Raises ModelUnavailable when the
     backend cannot be created or fails.
+
+    When the model is a server on another machine, likely secrets in the diff are first
+    handled by `config.secrets` (reviewer.secrets: warn, redact, block); `warn` gets each
+    warning line (default: stderr). A block is a plain ReviewerError, never ModelUnavailable,
+    so a fail-open hook does not let it through.
     """
+    parsed, redacted = guard(parsed, config, warn or _to_stderr)
     try:
         backend = backends.make_backend(config)
     except ReviewerError as exc:
@@ -66,19 +79,24 @@ def review_parsed(parsed: ParsedDiff, config: Config, progress: ProgressFactory 
     try:
         cache = open_result_cache(config.cache_dir, config.cache)
         shown: Progress = progress(backend.info.name) if progress is not None else NoProgress()
-        hints = analyze(parsed) if config.analyzers else ()
+        hints = analyze(parsed, cache) if config.analyzers else ()
         try:
-            return run_review(parsed, backend, config, cache, shown, hints)
+            review = run_review(parsed, backend, config, cache, shown, hints)
         except ModelUnavailable:
             raise
         except ReviewerError as exc:
             raise ModelUnavailable(str(exc)) from exc
         except (MemoryError, RuntimeError, OSError) as exc:  # a native engine failing without a ReviewerError
             raise ModelUnavailable(f"model {backend.info.name} failed: {type(exc).__name__}: {exc}") from exc
+        return drop_placeholder_suggestions(review) if redacted else review
     finally:
         backend.close()
         if cache is not None:
             cache.close()
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def review_source(

@@ -3,6 +3,13 @@
 A template is markdown: a `<!-- prompt: NAME, version N -->` header, then `## system`
 and `## user` sections with `{{placeholders}}`. The version is part of the cache key,
 so editing a template without bumping it would serve stale cached results.
+
+Everything filled into a template (code, path, section, analyzer hints) comes from the
+change under review, so its author controls it. It is made inert before it goes in:
+text shaped like a chat-template control token is broken up (llama-cpp-python
+tokenizes the formatted prompt with special tokens enabled, so `<|im_start|>system`
+inside a comment would otherwise open a real system turn), the code cannot close its
+fence, and the path and section stay on one line inside their backticks.
 """
 
 from __future__ import annotations
@@ -69,6 +76,27 @@ def render_code(hunk: Hunk) -> str:
     return "\n".join(out)
 
 
+# Chat-template control tokens: ChatML/Qwen and Llama 3 `<|im_start|>`, `<|eot_id|>`,
+# DeepSeek `<｜end▁of▁sentence｜>`, Llama 2/CodeLlama `<s>`, `</s>`, `[INST]`, `<<SYS>>`.
+# The `<|` of F#/Elm pipes has spaces and is left alone.
+_SPECIAL_TOKEN = re.compile(r"<(?=[|｜][^\s<>|｜]{1,64}[|｜]>)|<(?=/?s>)|\[(?=/?INST\])|<(?=</?SYS>>)")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def neutralize_special_tokens(text: str) -> str:
+    """Break text that a tokenizer would read as a control token: `<|im_end|>` -> `< |im_end|>`."""
+    return _SPECIAL_TOKEN.sub(lambda m: m.group(0) + " ", text)
+
+
+def inline_text(text: str, limit: int = 300) -> str:
+    """Untrusted text (a path, a definition line) for a `backtick` span of the prompt:
+    one line, no backticks to end the span, no control tokens."""
+    text = _UNPRINTABLE.sub(" ", text).strip().replace("`", "'")
+    if len(text) > limit:
+        text = text[:limit] + " …"
+    return neutralize_special_tokens(text)
+
+
 def _fill(template: str, values: dict[str, str]) -> str:
     return re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], template)
 
@@ -94,7 +122,8 @@ def render_hints(hints: tuple[Finding, ...]) -> str:
     """Analyzer findings on this hunk, as a paragraph the model is asked to check."""
     if not hints:
         return ""
-    rows = "\n".join(f"- line {f.line}: {f.message}" for f in hints)
+    # bandit quotes the code in some messages (hard-coded passwords): one line each, inert
+    rows = "\n".join(f"- line {f.line}: {inline_text(f.message)}" for f in hints)
     return f"\nA static analyzer flagged these added lines; check whether each is a real problem:\n{rows}\n"
 
 
@@ -107,17 +136,17 @@ def review_messages(
     """The chat messages asking the model to review one hunk (with analyzer hints, if any)."""
     template = template or load_template("review")
     definition = enclosing_definition(hunk)
-    section = f", in `{definition}`" if definition else ""
+    section = f", in `{inline_text(definition)}`" if definition else ""
     if hunk.parts > 1:
         section += f" (part {hunk.part} of {hunk.parts} of a large change)"
     focus = ""
     if set(categories) != set(Category):
         focus = "; report only " + ", ".join(c.value for c in categories) + " problems"
     values = {
-        "path": hunk.path,
+        "path": inline_text(hunk.path, limit=1000),
         "language": hunk.language,
         "section": section,
-        "code": render_code(hunk).replace("```", "` ` `"),  # keep the code fence intact
+        "code": neutralize_special_tokens(render_code(hunk).replace("```", "` ` `")),  # keep the code fence intact
         "focus": focus,
         "hints": render_hints(hints),
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -75,6 +76,21 @@ def messages_digest(messages: list[Message]) -> str:
     return h.hexdigest()
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """A hunk whose answer is not in the cache: the prompt to send and where to store the answer."""
+
+    hunk: Hunk
+    messages: list[Message]
+    key: str
+
+
+def parallel_requests(backend: Backend) -> int:
+    """How many requests `backend` takes at once: a server batches concurrent requests
+    (`max_parallel`, from the `parallel` setting); the in-process model does one at a time."""
+    return max(1, int(getattr(backend, "max_parallel", 1) or 1))
+
+
 def review_hunks(
     hunks: tuple[Hunk, ...],
     backend: Backend,
@@ -85,44 +101,73 @@ def review_hunks(
 ) -> Iterator[HunkResult]:
     """Review each hunk: from the cache when the same model saw the same prompt, else the model.
 
+    Results come in hunk order. With a backend that takes several requests at once (a
+    server), up to that many are in flight while earlier results are being yielded.
     `hints` (analyzer findings) on a hunk's lines are shown to the model with that hunk.
     """
     template = load_template("review")
     schema = review_schema()
-    announced_load = False
+    plan: list[HunkResult | _Ask] = []
     for hunk in hunks:
         preserved = behaviour_preserving(hunk)
         if preserved is not None:
-            yield HunkResult(hunk, (), skipped_reason=preserved)
+            plan.append(HunkResult(hunk, (), skipped_reason=preserved))
             continue
         hunk_hints = tuple(f for f in hints if f.path == hunk.path and f.line in hunk.added_line_numbers)
         prompt = fitting_prompt(hunk, config, template, hunk_hints)
         if prompt is None:
-            yield HunkResult(hunk, (), skipped_reason="too large for the model's context window (raise --ctx)")
+            plan.append(HunkResult(hunk, (), skipped_reason="too large for the model's context window (raise --ctx)"))
             continue
         hunk, messages = prompt
-
         # Keyed on the exact prompt: hunk, context, hints and template text all count.
         key = cache_key(backend.info.sha256, template.cache_tag, messages_digest(messages), str(config.max_tokens))
-        completion: Completion | None = cache.get(key) if cache else None
-        cached = completion is not None
-        if completion is None:
-            if not announced_load:
-                progress.model_loading()
-                announced_load = True
-            completion = backend.complete(messages, schema, config.max_tokens)
+        completion = cache.get(key) if cache else None
+        plan.append(_result(hunk, completion, cached=True) if completion is not None else _Ask(hunk, messages, key))
+
+    asks = [step for step in plan if isinstance(step, _Ask)]
+    if asks:
+        progress.model_loading()
+    answers = _answers(asks, backend, schema, config.max_tokens)
+    try:
+        for step in plan:
+            if isinstance(step, HunkResult):
+                yield step
+                continue
+            completion = next(answers)
             if cache:
-                cache.put(key, completion)
-        parsed = parse_findings(completion.text, hunk)
-        yield HunkResult(
-            hunk,
-            parsed.findings,
-            dropped=parsed.dropped,
-            cached=cached,
-            malformed=parsed.malformed,
-            prompt_tokens=0 if cached else completion.prompt_tokens,
-            completion_tokens=0 if cached else completion.completion_tokens,
-        )
+                cache.put(step.key, completion)
+            yield _result(step.hunk, completion, cached=False)
+    finally:
+        answers.close()
+
+
+def _answers(asks: list[_Ask], backend: Backend, schema: dict[str, object], max_tokens: int) -> Iterator[Completion]:
+    """The model's answers to `asks`, in order; concurrent where the backend allows it."""
+    workers = min(parallel_requests(backend), len(asks))
+    if workers <= 1:
+        for ask in asks:
+            yield backend.complete(ask.messages, schema, max_tokens)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reviewer-request")
+    try:
+        futures = [pool.submit(backend.complete, ask.messages, schema, max_tokens) for ask in asks]
+        for future in futures:
+            yield future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # a failure or an early stop sends nothing more
+
+
+def _result(hunk: Hunk, completion: Completion, cached: bool) -> HunkResult:
+    parsed = parse_findings(completion.text, hunk)
+    return HunkResult(
+        hunk,
+        parsed.findings,
+        dropped=parsed.dropped,
+        cached=cached,
+        malformed=parsed.malformed,
+        prompt_tokens=0 if cached else completion.prompt_tokens,
+        completion_tokens=0 if cached else completion.completion_tokens,
+    )
 
 
 def keep_finding(finding: Finding, config: Config) -> bool:

@@ -13,7 +13,10 @@ import re
 
 from reviewer.types import Hunk
 
-_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|[A-Za-z_]\w*|\d[\w.]*|\S')
+# An unterminated string runs to the end of the line (the closing quote is optional): a
+# string that had to close would rescan the rest of the line from every quote, quadratic
+# on a long line such as '"\\' * 100_000.
+_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"?|\'(?:\\.|[^\'\\])*\'?|[A-Za-z_]\w*|\d[\w.]*|\S')
 _IDENT = re.compile(r"[A-Za-z_]\w*\Z")
 _HASH_COMMENT = {"python", "shell", "ruby", "perl", "r", "yaml", "toml"}
 _KEYWORDS = set(keyword.kwlist) | set(keyword.softkwlist) | {

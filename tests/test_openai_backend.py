@@ -156,6 +156,30 @@ def test_request_path_and_body(server: ScriptedServer, suffix: str) -> None:
     }
 
 
+def test_server_without_json_schema_support_gets_the_json_object_form(server: ScriptedServer) -> None:
+    # What llama-cpp-python's own server (llama_cpp.server 0.3.x) answers to OpenAI's json_schema form.
+    rejected = {"error": {"message": "1 validation error: {'type': 'literal_error', 'loc': ('body', "
+                          "'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\", "
+                          "'input': 'json_schema'}"}}
+    server.script = [Reply(status=500, body=rejected), Reply(body=chat_reply('{"findings": []}'))]
+    backend, sleeps = make(server.url)
+    assert backend.complete(MESSAGES, SCHEMA, 256).text == '{"findings": []}'
+    backend.complete(MESSAGES, SCHEMA, 256)
+    backend.close()
+    first, second, third = (r.json()["response_format"] for r in server.requests)
+    assert first["type"] == "json_schema"
+    assert second == third == {"type": "json_object", "schema": SCHEMA}  # switched once, for good
+    assert sleeps == []  # not a retry with backoff: a different request
+
+
+def test_other_500s_do_not_switch_the_format(server: ScriptedServer) -> None:
+    server.script = [Reply(status=500, body="out of slots"), Reply(body=chat_reply('{"findings": []}'))]
+    backend, _ = make(server.url)
+    backend.complete(MESSAGES, SCHEMA, 256)
+    backend.close()
+    assert [r.json()["response_format"]["type"] for r in server.requests] == ["json_schema", "json_schema"]
+
+
 def test_no_schema_no_response_format(server: ScriptedServer) -> None:
     server.script = [Reply(body=chat_reply("plain text"))]
     backend, _ = make(server.url)

@@ -83,7 +83,7 @@ def test_context_is_trimmed_before_giving_up(config):
 
     hunk = replace(make_hunk(), context_before=tuple((i, "# " + "c" * 200) for i in range(1, 9)))
     backend = FakeBackend()
-    results = list(review_hunks((hunk,), backend, config.replace(ctx=700, max_tokens=100), None, _Progress()))
+    results = list(review_hunks((hunk,), backend, config.replace(ctx=800, max_tokens=100), None, _Progress()))
     assert results[0].skipped_reason is None and len(backend.calls) == 1
     assert "c" * 200 not in backend.calls[0][1]["content"]
 

@@ -48,6 +48,14 @@ def _one_line(text: str, limit: int = 200) -> str:
     return " ".join(text[:limit * 4].split())[:limit]
 
 
+class _FormatRejected(Exception):
+    """The server does not accept the `json_schema` response format."""
+
+
+def _rejects_json_schema(body: str) -> bool:
+    return "response_format" in body and "json_schema" in body
+
+
 class _Retryable(Exception):
     """An attempt failed in a way worth retrying; `error` is what to raise if it was the last."""
 
@@ -94,6 +102,7 @@ class OpenAIHTTPBackend:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
+        self._schema_style = "json_schema"  # or "json_object" once the server has refused the former
         self._client = httpx.Client(timeout=httpx.Timeout(config.timeout), headers=headers, transport=transport)
         digest = hashlib.sha256(f"openai:{base}:{config.model}".encode()).hexdigest()
         self._info = ModelInfo(name=config.model, sha256=digest)
@@ -101,6 +110,13 @@ class OpenAIHTTPBackend:
     @property
     def info(self) -> ModelInfo:
         return self._info
+
+    @property
+    def max_parallel(self) -> int:
+        """Requests the pipeline may have in flight at once (`parallel`): a server with
+        several slots (llama.cpp `--parallel N`, vLLM) batches them. httpx.Client is
+        thread-safe, and its pool keeps that many connections alive."""
+        return max(1, self._config.parallel)
 
     def __repr__(self) -> str:
         auth = "set" if self._key else "none"
@@ -116,19 +132,30 @@ class OpenAIHTTPBackend:
             "temperature": 0,
             "max_tokens": max_tokens,
         }
-        if schema is not None:
+        if schema is not None and self._schema_style == "json_schema":
             body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "review", "schema": schema, "strict": True},
             }
+        elif schema is not None:  # llama-cpp-python's server knows only this older form
+            body["response_format"] = {"type": "json_object", "schema": schema}
         return body
 
     def complete(self, messages: list[Message], schema: dict[str, Any] | None, max_tokens: int) -> Completion:
-        """POST once, retrying connection errors, timeouts, 429 and 5xx with backoff."""
+        """POST once, retrying connection errors, timeouts, 429 and 5xx with backoff.
+
+        A server that rejects OpenAI's `json_schema` response format (llama-cpp-python's
+        own server answers a validation error) is asked again, once, with the
+        `json_object` + schema form, which it and llama.cpp's server understand; that
+        form is then used for the rest of the run.
+        """
         body = self.request_body(messages, schema, max_tokens)
         for attempt in range(ATTEMPTS):
             try:
                 return self._attempt(body)
+            except _FormatRejected:
+                self._schema_style = "json_object"
+                return self.complete(messages, schema, max_tokens)
             except _Retryable as failure:
                 if attempt == ATTEMPTS - 1:
                     raise failure.error from None
@@ -143,7 +170,9 @@ class OpenAIHTTPBackend:
         try:
             response = self._client.post(self.url, json=body)
         except httpx.TimeoutException:
-            raise _Retryable(ReviewerError(f"model server at {url} timed out after {self._timeout:g}s")) from None
+            raise _Retryable(ReviewerError(
+                f"model server at {url} timed out after {self._timeout:g}s; check that it is not overloaded, "
+                "or raise `timeout` in .reviewer.toml or REVIEWER_TIMEOUT")) from None
         except httpx.ConnectError as exc:
             reason = "connection refused" if "refused" in str(exc).lower() else _one_line(str(exc), 120) or "connect failed"
             raise _Retryable(
@@ -154,8 +183,19 @@ class OpenAIHTTPBackend:
             raise _Retryable(
                 ReviewerError(f"model server at {url} dropped the connection: {reason}; check the server log")
             ) from None
+        except httpx.RequestError as exc:
+            # The rest of httpx's request errors, e.g. DecodingError for a body that is not the
+            # gzip its Content-Encoding claims: not worth a retry, but without this it escaped
+            # as an internal error and a fail-open hook blocked the commit.
+            reason = _one_line(str(exc), 120) or type(exc).__name__
+            raise ReviewerError(
+                f"model server at {url} sent a response that cannot be read ({type(exc).__name__}: {reason}); "
+                "check the server, or a proxy in between"
+            ) from None
 
         status = response.status_code
+        if status >= 400 and self._schema_style == "json_schema" and _rejects_json_schema(response.text):
+            raise _FormatRejected
         if status >= 400:
             error = ReviewerError(self._http_error_message(status, response.text))
             if status == 429 or status >= 500:
@@ -172,22 +212,33 @@ class OpenAIHTTPBackend:
             msg += f"; check the API key in ${self._config.api_key_env}"
         elif status == 404:
             msg += "; check --base-url and --model"
+        elif status in (400, 422):
+            msg += "; check --model, the server's context size and its support for JSON-schema response_format"
+        elif status >= 500:
+            msg += "; check the server's log"
         return msg
 
     def _mask(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
 
+    def _not_a_completion(self, content: bytes) -> ReviewerError:
+        """What was wrong (the start of the body: an HTML login page says a lot) and what to check."""
+        seen = _one_line(self._mask(content[:400].decode("utf-8", "replace")), 80)
+        return ReviewerError(
+            f"model server at {self._shown_url} returned a response that is not a chat completion"
+            f"{f' ({seen!r})' if seen else ' (an empty body)'}; check that --base-url is an OpenAI-compatible "
+            "server's /v1 endpoint")
+
     def _parse(self, content: bytes) -> Completion:
-        bad = ReviewerError(f"model server at {self._shown_url} returned a response that is not a chat completion")
         try:
             data = json.loads(content)
             text = data["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
-            raise bad from None
+            raise self._not_a_completion(content) from None
         if text is None:
             text = ""
         if not isinstance(text, str):
-            raise bad
+            raise self._not_a_completion(content)
         usage = data.get("usage") if isinstance(data, dict) else None
         usage = usage if isinstance(usage, dict) else {}
         return Completion(

@@ -4,10 +4,12 @@ Everything here is pure (no network): `github.py` and `gitlab.py` fetch what is 
 on the pull/merge request, call `make_plan`, and post what it says.
 
 Model text is untrusted (a pull request's author can steer the model). Before it goes
-into a comment it is escaped so that it cannot mention people (@name), link issues (#1),
-render raw HTML, open a code fence that swallows the rest of the comment, run a GitLab
-quick action (/approve), embed an image, or forge the hidden marker that identifies
-reviewer's own comments (markers are only read from the last line of a body).
+into a comment it is escaped so that it cannot mention people (@name, also spelled as
+an HTML entity), link issues (#1), render raw HTML, links or images, start a heading,
+list or quote, open a code fence that swallows the rest of the comment, run a GitLab
+quick action (/approve), or forge the hidden marker that identifies reviewer's own
+comments (markers are only read from the last line of a body). A suggested change is
+code and stays exact, inside a fence longer than any backtick run it holds.
 """
 
 from __future__ import annotations
@@ -40,22 +42,34 @@ SEVERITY_ICON = {Severity.HIGH: "🔴", Severity.MEDIUM: "🟠", Severity.LOW: "
 
 # --------------------------------------------------------------------------- escaping
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")  # incl. bidi overrides
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")  # C0, C1, bidi controls
 _BACKTICKS = re.compile(r"`+")
 
 
+def strip_control(text: str) -> str:
+    """`text` without C0/C1 control characters (tab and newline are kept) or bidi controls."""
+    return _CONTROL.sub("", text)
+
+
 def _clean(text: str) -> str:
-    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", "    "))
+    return strip_control(text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", "    "))
 
 
 def _escape_plain(text: str) -> str:
-    """Escape prose outside code spans: no HTML, mentions, issue links, images, fences."""
+    """Escape prose outside code spans: no HTML, mentions, issue links, links, images, fences."""
+    text = text.replace("\\", "\\\\")  # first: a backslash must not escape the backtick of a code span
+    text = text.replace("&", "&amp;")  # "&#64;name" would render as a live @name
     text = text.replace("<", "&lt;").replace(">", "&gt;")
     text = re.sub(r"@(?=[\w-])", "@" + ZWJ, text)
     text = re.sub(r"([#!])(?=\d)", lambda m: m.group(1) + ZWJ, text)  # #12 issue / !12 MR links
-    text = text.replace("![", "!\\[")
+    text = text.replace("[", "\\[")  # no [links](...), ![images](...) or [refs]: ...
     text = re.sub(r"~{3,}", lambda m: "\\~" * len(m.group(0)), text)
     return text
+
+
+# A line that would open a block: heading, list item, thematic break, setext underline, table.
+_BLOCK_MARK = re.compile(r"^(\s*)([#=+*_|-])")
+_ORDERED_MARK = re.compile(r"^(\s*\d{1,9})([.)])")
 
 
 def escape_line(line: str) -> str:
@@ -79,6 +93,7 @@ def escape_line(line: str) -> str:
             out.append(line[tick:close.end()])
             pos = close.end()
     text = "".join(out)
+    text = _ORDERED_MARK.sub(r"\1\\\2", _BLOCK_MARK.sub(r"\1\\\2", text))
     if text.lstrip().startswith("/"):  # a GitLab quick action (/approve, /merge) runs when posted
         text = ZWJ + text
     return text
@@ -109,6 +124,22 @@ def fence_for(code: str) -> str:
     """A backtick fence longer than any backtick run inside `code` (at least three)."""
     longest = max((len(m) for m in _BACKTICKS.findall(code)), default=0)
     return "`" * max(3, longest + 1)
+
+
+def indented_block(code: str) -> str:
+    """`code` as an indented code block: nothing inside can end it, and no line of it starts
+    at the margin (where GitLab looks for quick actions)."""
+    return "\n".join("    " + line if line.strip() else "" for line in code.split("\n"))
+
+
+def _quick_action_exposed(code: str, fence: str, flavor: Flavor) -> bool:
+    """Whether GitLab could run a line of `code` as a quick action even inside `fence`.
+
+    GitLab skips quick actions inside a code block only when it ends with a line that is
+    exactly three backticks; a longer fence (needed when the code holds ```) is not
+    recognised, so a `/approve` line in the suggestion would be executed.
+    """
+    return flavor == "gitlab" and len(fence) > 3 and any(line.startswith("/") for line in code.split("\n"))
 
 
 # --------------------------------------------------------------------------- markers
@@ -230,7 +261,9 @@ def comment_body(placement: Placement, flavor: Flavor) -> str:
     suggestion = _clean(f.suggestion or "").rstrip("\n")
     if suggestion.strip() and len(suggestion) <= MAX_SUGGESTION:
         fence = fence_for(suggestion)
-        if placement.applicable:
+        if _quick_action_exposed(suggestion, fence, flavor):
+            parts.append(f"Suggested replacement for {_lines_label(f.line, f.end_line)}:\n\n{indented_block(suggestion)}")
+        elif placement.applicable:
             n = f.end_line - f.line
             info = "suggestion" if flavor == "github" else f"suggestion:-0+{n}"
             parts.append(f"{fence}{info}\n{suggestion}\n{fence}")
@@ -376,7 +409,7 @@ def summary_body(review: Review, plan: Plan, flavor: Flavor) -> str:
             lines.append(f"- … and {len(s.skipped) - MAX_SUMMARY_ITEMS} more")
         lines += ["", "</details>"]
     if s.dropped_findings:
-        lines += ["", f"{s.dropped_findings} model finding(s) pointed outside the diff and were dropped."]
+        lines += ["", f"{s.dropped_findings} model finding(s) were not on an added line of the diff and were dropped."]
     body = "\n".join(lines)
     if len(body) > MAX_BODY:
         body = body[:MAX_BODY].rsplit("\n", 1)[0] + "\n\n… (truncated; see the job log)"

@@ -40,7 +40,7 @@ CATEGORY_HELP = {
 
 _TOOL_CODE = re.compile(r"\s*\(([A-Z]{1,4}[0-9]{2,5})\)\s*$")  # "... (B608)"
 _BANDIT_NAME = re.compile(r"^bandit [A-Z]+[0-9]+ \(([A-Za-z0-9_]+)\)")  # "bandit B608 (hardcoded_sql_expressions): ..."
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")  # ~: a message starting with ~~~ would open a fence
 
 
 # ---- shared with the other machine-readable sinks ----------------------------------
@@ -226,7 +226,7 @@ def _notifications(review: Review) -> Iterable[dict[str, object]]:
         }
     if review.stats.dropped_findings:
         yield {"level": "note",
-               "message": {"text": f"dropped {review.stats.dropped_findings} model finding(s) pointing outside the diff"}}
+               "message": {"text": f"dropped {review.stats.dropped_findings} model finding(s) not on an added line of the diff"}}
 
 
 def to_sarif(review: Review) -> dict[str, object]:

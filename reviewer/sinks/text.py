@@ -1,4 +1,10 @@
-"""`--format text` (default): findings grouped by file, with a code excerpt, coloured by severity."""
+"""`--format text` (default): findings grouped by file, with a code excerpt, coloured by severity.
+
+Everything printed comes from the diff or the model, both steered by the change's author,
+and goes to a terminal: control characters are shown as `\\x1b`-style escapes, never
+sent raw (ESC starts sequences that clear the screen, retitle the window or hide text;
+bidi overrides reorder what is shown). Rich markup in that text is never interpreted.
+"""
 
 from __future__ import annotations
 
@@ -16,17 +22,30 @@ from reviewer.types import Finding, Review, Severity
 SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan"}
 EXCERPT_AROUND = 1
 
+# C0/C1 controls (tab and newline aside), DEL, line/paragraph separators, bidi controls.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, *, multiline: bool = False) -> str:
+    """`text` safe for a terminal: control characters escaped (`\\x1b`), newlines too unless `multiline`."""
+    def show(m: re.Match[str]) -> str:
+        code = ord(m.group(0))
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    text = _UNPRINTABLE.sub(show, text)
+    return text if multiline else text.replace("\n", "\\n")
+
 
 def _finding(console: Console, f: Finding, source: dict[tuple[str, int], str]) -> None:
     style = SEVERITY_STYLE[f.severity]
     head = Text.assemble(
-        (f"  {f.path}:{f.line}", "bold"),
+        (f"  {printable(f.path)}:{f.line}", "bold"),
         "  ",
         (f"{f.severity.value:<6}", style),
         " ",
         (f"{f.category.value:<11}", "magenta"),
         " ",
-        f.title,
+        printable(f.title),
     )
     console.print(head)
     numbers = [n for n in range(f.line - EXCERPT_AROUND, f.end_line + EXCERPT_AROUND + 1) if (f.path, n) in source]
@@ -34,12 +53,12 @@ def _finding(console: Console, f: Finding, source: dict[tuple[str, int], str]) -
     for n in numbers:
         marker = ">" if f.line <= n <= f.end_line else " "
         code = Text(f"    {marker} {str(n).rjust(width)} │ ", style="dim")
-        code.append(source[(f.path, n)].rstrip(), style="bold" if marker == ">" else "")
+        code.append(printable(source[(f.path, n)].rstrip()), style="bold" if marker == ">" else "")
         console.print(code, overflow="ellipsis", no_wrap=True)
     if f.message and f.message != f.title:
-        console.print(Padding(Text(f.message), (0, 0, 0, 6), expand=False))
+        console.print(Padding(Text(printable(f.message, multiline=True)), (0, 0, 0, 6), expand=False))
     if f.suggestion:
-        console.print(Padding(Text("suggestion: ", style="green") + Text(f.suggestion.strip()), (0, 0, 0, 6), expand=False))
+        console.print(Padding(Text("suggestion: ", style="green") + Text(printable(f.suggestion.strip(), multiline=True)), (0, 0, 0, 6), expand=False))
     console.print()
 
 
@@ -57,7 +76,7 @@ def summary_line(review: Review) -> str:
         tail += f" ({s.cached} cached)"
     if s.skipped:
         tail += f", {len(s.skipped)} skipped"
-    return f"{head} · {tail} · {review.model.name} · {s.seconds:.1f}s"
+    return f"{head} · {tail} · {printable(review.model.name)} · {s.seconds:.1f}s"
 
 
 def render(review: Review, color: bool = False) -> str:
@@ -65,12 +84,12 @@ def render(review: Review, color: bool = False) -> str:
     console = Console(file=buf, force_terminal=color, no_color=not color, width=120, highlight=False, soft_wrap=False)
     source = review.new_side_lines()
     for path, group in groupby(review.findings, key=lambda f: f.path):
-        console.print(Text(path, style="bold underline"))
+        console.print(Text(printable(path), style="bold underline"))
         for f in group:
             _finding(console, f, source)
     for skipped in review.stats.skipped:
-        console.print(Text(f"skipped {skipped.path}: {skipped.reason}", style="dim"))
+        console.print(Text(f"skipped {printable(skipped.path)}: {printable(skipped.reason)}", style="dim"))
     if review.stats.dropped_findings:
-        console.print(Text(f"dropped {review.stats.dropped_findings} model finding(s) pointing outside the diff", style="dim"))
+        console.print(Text(f"dropped {review.stats.dropped_findings} model finding(s) not on an added line of the diff", style="dim"))
     console.print(Text(summary_line(review), style="bold"))
     return re.sub(r"[ \t]+\n", "\n", buf.getvalue())  # rich pads wrapped lines

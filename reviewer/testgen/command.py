@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reviewer.errors import ReviewerError
+from reviewer.fsutil import atomic_write_text
 
 if TYPE_CHECKING:  # the CLI builds every parser at start-up: keep this module's import light
-    from reviewer.testgen import Suggestion, TestgenResult, TestgenSession
     from reviewer.testgen.sandbox import TreeSpec
+    from reviewer.testgen.session import Suggestion, TestgenResult, TestgenSession
     from reviewer.types import ParsedDiff, Review
 
 STATUS_STYLE = {"passed": "green", "failed": "red", "timeout": "magenta", "error": "yellow", "skipped": "dim",
@@ -131,11 +132,11 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
     """`reviewer tests ...`; ReviewerError propagates (the CLI prints it, exit 2)."""
     from reviewer import backends
     from reviewer.cache import open_result_cache
-    from reviewer.cli import _diff_source, _flags, write_atomically
+    from reviewer.cli import _diff_source, _flags
     from reviewer.config import load_config
     from reviewer.pipeline import ModelUnavailable, parse_source
-    from reviewer.testgen import Options, TestgenSession
     from reviewer.testgen.sandbox import Limits
+    from reviewer.testgen.session import Options, TestgenSession
 
     if args.include_regressions and args.write is None:
         raise ReviewerError("--include-regressions only applies with --write")
@@ -165,7 +166,7 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
         review = to_review(result, parsed, backend.info)
         report = render_json(review, result) if args.format == "json" else render_text(result, written, args.show_code)
         if args.output:
-            write_atomically(Path(args.output), report)
+            write_file(Path(args.output), report)
         else:
             sys.stdout.write(report)
             sys.stdout.flush()
@@ -250,6 +251,15 @@ def render_text(result: TestgenResult, written: list[tuple[str, int]], show_code
 
 # --------------------------------------------------------------------------- --write
 
+
+def write_file(path: Path, text: str) -> None:
+    """Write `-o` reports and test files atomically (fsutil: never half a file, mode kept)."""
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise ReviewerError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 _XFAIL = '@pytest.mark.xfail(reason={reason!r}, strict=True)\n'
 
 
@@ -319,8 +329,6 @@ def _append(existing: str, new: str) -> str:
 def write_tests(session: TestgenSession, result: TestgenResult, root: Path, dest: str,
                 include_regressions: bool) -> list[tuple[str, int]]:
     """Write the passing (and optionally the regression-revealing) tests, after running the final file."""
-    from reviewer.cli import write_atomically
-
     chosen = [s for s in result.suggestions if s.status == "passed" or (include_regressions and s.regression)]
     groups: dict[str, list[Suggestion]] = defaultdict(list)
     for s in chosen:
@@ -347,7 +355,7 @@ def write_tests(session: TestgenSession, result: TestgenResult, root: Path, dest
         if not items:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(target, text)
+        write_file(target, text)
         written.append((str(target), len(items)))
     return written
 

@@ -10,7 +10,6 @@ The CLI wires it in with `add_parser(sub)` and `run(args, cwd)`, like `hook` and
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from pathlib import Path
@@ -90,6 +89,8 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
     app = ReviewApp(parsed, config, backend, root=find_root(cwd), cwd=cwd)
     # Our own loop: asyncio.run() would join the worker thread silently after the window
     # closes; this way the user is told why the process has not ended yet.
+    import asyncio  # here, not at the top: the CLI imports this package for its parser on every run
+
     loop = asyncio.new_event_loop()
     try:
         code = app.run(loop=loop)

@@ -11,13 +11,12 @@ endings. `undo_edit` puts the old bytes back, but only if nobody changed the fil
 from __future__ import annotations
 
 import difflib
-import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from reviewer.errors import ReviewerError
+from reviewer.fsutil import atomic_write_bytes
 from reviewer.types import Finding
 
 
@@ -130,16 +129,15 @@ def plan_edit(root: Path, finding: Finding, reviewed: Sequence[str], offset: int
 
 
 def write_bytes_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` via a temp file in the same directory; the file mode is kept."""
-    tmp = path.with_name(f".{path.name}.reviewer-{os.getpid()}.tmp")
+    """Replace `path` with `data` via a temp file in the same directory; the file mode is kept.
+
+    Through `fsutil`: the temp file is fsynced before the rename and removed on any failure
+    (an interrupt included), so an accepted suggestion never leaves half a source file.
+    """
     try:
-        tmp.write_bytes(data)
-        if path.exists():
-            shutil.copymode(path, tmp)
-        os.replace(tmp, path)
+        atomic_write_bytes(path, data)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise EditError(f"cannot write {path}: {exc.strerror}") from None
+        raise EditError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _current(edit: Edit) -> bytes | None:
