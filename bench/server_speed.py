@@ -59,7 +59,7 @@ def start_server(kind: str, model_path: Path, port: int, slots: int, ctx: int, t
                "--port", str(port), "--n_ctx", str(ctx), "--n_threads", str(threads)]
     else:
         cmd = [binary or "llama-server", "-m", str(model_path), "--host", "127.0.0.1", "--port", str(port),
-               "-c", str(ctx * slots), "--parallel", str(slots), "-t", str(threads), "--no-webui"]
+               "-c", str(ctx * slots), "--parallel", str(slots), "-t", str(threads)]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -332,14 +332,20 @@ def _check_hunk_ends(patch: PatchSet, text_lines: list[str]) -> None:
             while i < len(text_lines) and text_lines[i][:1] in (" ", "\\"):
                 i += 1
             following = text_lines[i] if i < len(text_lines) else ""
-            if following[:1] in ("+", "-") and not following.startswith(("+++ ", "--- ")) and following != "-- ":
+            after = text_lines[i + 1] if i + 1 < len(text_lines) else ""
+            # A removed "-- x" line reads "--- x" and a removed "- " line "-- ": only a ---/+++
+            # pair is a file header, and "-- " a signature when no diff line follows it.
+            header = following.startswith("--- ") and after.startswith("+++ ")
+            signature = following == "-- " and not (after[:1] in (" ", "+", "-", "\\") or after.startswith(("@@", "diff ")))
+            if following[:1] in ("+", "-") and not header and not signature:
                 raise ReviewerError(f"malformed diff: line {i + 1} is outside its hunk (the @@ line counts are "
                                     "too small); expected unified diff output such as `git diff`")
 
 
 def _check_hunk_numbers(patch: PatchSet) -> None:
     """Refuse @@ numbers no diff tool writes: they would put lines at line 0, or so far down
-    that anything allocating up to the line number (the analyzers' snippets) blows up."""
+    that anything allocating up to the line number (the analyzers' snippets) blows up, or
+    make a hunk without lines."""
     for pf in patch:
         for uh in pf:
             for start, length in ((uh.source_start, uh.source_length), (uh.target_start, uh.target_length)):
@@ -350,6 +356,9 @@ def _check_hunk_numbers(patch: PatchSet) -> None:
                     raise ReviewerError(f"malformed diff: @@ -{uh.source_start},{uh.source_length} "
                                         f"+{uh.target_start},{uh.target_length} @@ puts lines at line 0 (the "
                                         "first line is 1); expected unified diff output such as `git diff`")
+            if not uh.source_length and not uh.target_length:  # nothing to review, an empty prompt
+                raise ReviewerError(f"malformed diff: @@ -{uh.source_start},0 +{uh.target_start},0 @@ has no "
+                                    "lines; expected unified diff output such as `git diff`")
 
 
 def _normalize(text: str | bytes) -> str:

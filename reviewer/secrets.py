@@ -359,3 +359,14 @@ def guard(parsed: ParsedDiff, config: Config, warn: Callable[[str], None]) -> tu
 
 __all__ = ["SecretHit", "drop_placeholder_suggestions", "find_secrets", "guard", "is_loopback",
            "redact", "remote_host"]
+
+
+def guard_without_redaction(parsed: ParsedDiff, config: Config, command: str, warn: Callable[[str], None]) -> None:
+    """`guard` for commands that cannot review a redacted diff (`reviewer tui` applies
+    suggestions to the real files; `reviewer tests` sends whole functions read from the
+    tree): warn and block work as usual, redact is refused rather than ignored."""
+    if config.secrets == "redact" and remote_host(config) is not None:
+        raise ReviewerError(f"--secrets redact is not supported by `reviewer {command}`; "
+                            "use `reviewer review`, or --secrets block or warn")
+    guard(parsed, config, warn)
+

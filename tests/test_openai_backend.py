@@ -172,6 +172,49 @@ def test_server_without_json_schema_support_gets_the_json_object_form(server: Sc
     assert sleeps == []  # not a retry with backoff: a different request
 
 
+def test_concurrent_requests_all_switch_to_the_json_object_form() -> None:
+    """With --parallel, several requests are rejected before the first switch is made:
+    each must be re-sent in the other form, not retried as it was."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    barrier = threading.Barrier(3, timeout=5)
+    styles: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            style = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["response_format"]["type"]
+            styles.append(style)
+            if style == "json_schema":
+                barrier.wait()  # all three are rejected together
+                raw = b'{"detail": "response_format: json_schema is not supported"}'
+                self.send_response(500)
+            else:
+                raw = json.dumps(chat_reply('{"findings": []}')).encode()
+                self.send_response(200)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, *args: object) -> None: ...
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    backend, sleeps = make(f"http://127.0.0.1:{httpd.server_address[1]}/v1")
+    results: list[str] = []
+    workers = [threading.Thread(target=lambda: results.append(backend.complete(MESSAGES, SCHEMA, 64).text))
+               for _ in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(10)
+    backend.close()
+    httpd.shutdown()
+    httpd.server_close()
+    assert results == ['{"findings": []}'] * 3
+    assert sorted(styles) == ["json_object"] * 3 + ["json_schema"] * 3 and sleeps == []
+
+
 def test_other_500s_do_not_switch_the_format(server: ScriptedServer) -> None:
     server.script = [Reply(status=500, body="out of slots"), Reply(body=chat_reply('{"findings": []}'))]
     backend, _ = make(server.url)

@@ -631,3 +631,23 @@ def test_gitlab_json_report_has_no_token(gitlab: Any, change: str, capsys: pytes
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__]))
+
+
+# --------------------------------------------------------------------------- tui and tests: no redaction
+
+
+@pytest.mark.parametrize("command", ["tests"])
+def test_commands_that_cannot_redact_still_block_and_refuse_redact(
+        command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`reviewer tests` sends whole functions: under block it stops before any request;
+    redact is refused with a clear error instead of silently sending the secret."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "change.diff").write_text(unified(PATH, OLD, NEW))
+    remote = ["--backend", "openai", "--base-url", "http://10.255.255.1:9/v1"]  # never contacted
+    code, out, err = _cli(capsys, command, "--diff", "change.diff", *remote, "--secrets", "block")
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "would be sent to 10.255.255.1" in err
+    assert not any(s in err for s in SECRETS)
+    code, out, err = _cli(capsys, command, "--diff", "change.diff", *remote, "--secrets", "redact")
+    assert (code, out) == (2, "")
+    assert err == f"reviewer: error: --secrets redact is not supported by `reviewer {command}`; use `reviewer review`, or --secrets block or warn\n"

@@ -153,7 +153,7 @@ class OpenAIHTTPBackend:
         for attempt in range(ATTEMPTS):
             try:
                 return self._attempt(body)
-            except _FormatRejected:
+            except _FormatRejected:  # (other requests in flight may hit this too: all switch)
                 self._schema_style = "json_object"
                 return self.complete(messages, schema, max_tokens)
             except _Retryable as failure:
@@ -194,7 +194,8 @@ class OpenAIHTTPBackend:
             ) from None
 
         status = response.status_code
-        if status >= 400 and self._schema_style == "json_schema" and _rejects_json_schema(response.text):
+        sent_style = (body.get("response_format") or {}).get("type")
+        if status >= 400 and sent_style == "json_schema" and _rejects_json_schema(response.text):
             raise _FormatRejected
         if status >= 400:
             error = ReviewerError(self._http_error_message(status, response.text))

@@ -147,6 +147,9 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
     python = args.python or project_python(spec.root)
     options = Options(limits=limits, python=python, max_functions=args.max_functions, execute=args.execute)
     say = (lambda m: print(f"reviewer: {m}", file=sys.stderr)) if not config.quiet else None
+    from reviewer.secrets import guard_without_redaction
+
+    guard_without_redaction(parsed, config, "tests", lambda line: print(line, file=sys.stderr))
     try:
         backend = backends.make_backend(config)
     except ReviewerError as exc:

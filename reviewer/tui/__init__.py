@@ -79,6 +79,9 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in parsed.skipped[:5]) or "no changed lines"
         print(f"reviewer: nothing to review ({reasons})", file=sys.stderr)
         return 0
+    from reviewer.secrets import guard_without_redaction
+
+    guard_without_redaction(parsed, config, "tui", lambda line: print(line, file=sys.stderr))
     try:
         backend = backends.make_backend(config)
     except ReviewerError as exc:
