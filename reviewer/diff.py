@@ -119,11 +119,24 @@ def split_lines(data: bytes) -> list[str]:
 def _from_bytes(data: bytes, cwd: Path) -> DiffInput:
     """A diff read from a file or stdin: the new side is the working tree, when it agrees."""
     text = decode_diff(data)
-    try:
-        root = _root(_open_repo(cwd))
-    except ReviewerError:  # not in a repository (or no git): nothing to read the new side from
+    root = worktree_root(cwd)
+    if root is None:  # not in a repository: nothing to read the new side from
         return DiffInput(text, None, lambda path: None)
     return DiffInput(text, root, _worktree_reader(root, text))
+
+
+def worktree_root(cwd: Path) -> Path | None:
+    """The work tree containing `cwd`: the nearest directory with a `.git` (a directory,
+    or the file a linked worktree or submodule has). Found without gitpython, whose
+    import alone costs more than a fully cached review of a diff file."""
+    try:
+        start = cwd.resolve()
+    except (OSError, RuntimeError):
+        return None
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
 
 
 def _git_module() -> Any:

@@ -106,7 +106,7 @@ def test_a_warm_review_imports_neither_bandit_nor_the_model(tmp_path: Path) -> N
             "--cache-dir", str(tmp_path)]
     probe = ("import sys, json; from reviewer.cli import main; main(%r); main(%r); "
              "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-             "('bandit', 'llama_cpp', 'numpy', 'textual', 'detect_secrets'))))")
+             "('bandit', 'llama_cpp', 'numpy', 'textual', 'detect_secrets', 'git'))))")
     # the first run fills the cache (and imports bandit); only the second, in a new process, is checked
     subprocess.run([sys.executable, "-c", probe % (argv, argv)], check=True, capture_output=True)
     out = subprocess.run([sys.executable, "-c", probe % (argv, argv)], check=True, capture_output=True, text=True)

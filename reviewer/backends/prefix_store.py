@@ -26,6 +26,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from reviewer.fsutil import atomic_write_bytes
+
 MIN_PREFIX_TOKENS = 64  # shorter shared beginnings are not worth a file
 KEEP_STATES = 6  # per model directory; the least recently used go first
 
@@ -143,10 +145,7 @@ class PrefixStore:
     def _atomic_write(self, path: Path, data: bytes) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
+            atomic_write_bytes(path, data, fsync=False)  # a lost file only costs speed: no fsync
         except OSError:
             pass  # an unwritable cache dir costs speed, never the review
 
