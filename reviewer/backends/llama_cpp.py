@@ -332,8 +332,12 @@ class LlamaCppBackend:
                 f"the prompt does not fit the model context ({len(tokens)} prompt tokens, context {self._config.ctx}); "
                 "raise --ctx or lower max_hunk_lines"
             )
-        self._restore_prefix(greedy, tokens)
-        gen = greedy.generate(tokens, schema, min(max_tokens, room))
+        try:
+            self._restore_prefix(greedy, tokens)
+            gen = greedy.generate(tokens, schema, min(max_tokens, room))
+        except (ValueError, RuntimeError) as exc:  # llama.cpp decode or grammar failures, as create_chat_completion
+            msg = " ".join(str(exc).split())[:200]
+            raise ReviewerError(f"model {self._info.name} failed to answer: {msg}") from None
         self.evaluated_prompt_tokens += gen.evaluated_prompt_tokens
         return Completion(text=gen.text, prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens)
 
@@ -341,16 +345,15 @@ class LlamaCppBackend:
         """Put the longest known shared prefix of `tokens` into the KV cache: from the
         previous request in this process, else from a state saved by an earlier one;
         and save a newly seen shared prefix for the processes after this one."""
+        from reviewer.backends.prefix_store import MIN_PREFIX_TOKENS
+
         store = self._prefixes
         if store is None:
             return
-        cached = greedy.cached_prefix(tokens)
         saved = store.best(tokens)
-        if saved is not None and saved.tokens > cached:
-            cached = max(cached, store.load(self._llm, saved))
+        if saved is not None and saved.tokens > greedy.cached_prefix(tokens):
+            store.load(self._llm, saved)  # on failure the state is dropped and the prompt simply evaluated
         shared = store.remember(tokens)
-        from reviewer.backends.prefix_store import MIN_PREFIX_TOKENS
-
         if shared >= MIN_PREFIX_TOKENS and shared < len(tokens) and not store.has(tokens[:shared]):
             self.evaluated_prompt_tokens += greedy.evaluate(tokens[:shared])
             store.save(self._llm, tokens[:shared])
