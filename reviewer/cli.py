@@ -57,7 +57,8 @@ def _add_review_args(p: argparse.ArgumentParser) -> None:
     model.add_argument("--base-url", metavar="URL", help="OpenAI-compatible server for --backend openai, e.g. http://127.0.0.1:8080/v1")
     model.add_argument("--n-gpu-layers", metavar="N", help="layers to offload to the GPU: -1 = all, 0 = none "
                        "(default auto: all when llama-cpp-python was built with CUDA/Metal/Vulkan, else none)")
-    model.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model (default: all cores, up to 8)")
+    model.add_argument("--threads", type=int, metavar="N",
+                       help="CPU threads for the model (default: the cores not busy at load, up to 8)")
     model.add_argument("--ctx", type=int, metavar="N", help="context window in tokens (default 4096)")
     model.add_argument("--server-timeout", type=float, metavar="SECONDS",
                        help="seconds to wait for each answer from a model server (default 120)")
