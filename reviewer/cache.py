@@ -83,7 +83,7 @@ class ResultCache:
         # timeout=30 is SQLite's busy timeout: a second process waits for the write lock.
         self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(self._db)
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(SCHEMA)
         except BaseException:
@@ -121,6 +121,24 @@ class ResultCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _switch_to_wal(db: sqlite3.Connection, attempts: int = 100) -> None:
+    """`PRAGMA journal_mode=WAL`, retried while another process holds the lock.
+
+    Two processes creating the same new database at once (two hooks on a fresh cache
+    dir) can get "database is locked" from this pragma immediately: SQLite does not call
+    the busy handler for the journal-mode change. Once one of them has switched, the
+    file stays in WAL mode and later opens do not contend.
+    """
+    for attempt in range(attempts):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
 
 
 def _reason(exc: BaseException) -> str:

@@ -545,8 +545,13 @@ def security_on(review: dict[str, Any], line: int) -> list[dict[str, Any]]:
 @pytest.mark.model
 @pytest.mark.parametrize("name", ["comment_sqli", "markdown_md5"])
 def test_real_model_reports_the_vulnerability_despite_the_injection(model_cache: Path, name: str) -> None:
+    # --no-cache: a cold evaluation that does not depend on which test ran before. With the
+    # cache dir on, the prompt prefix's KV state saved by an earlier run is reused, and
+    # llama.cpp's answer depends (by float rounding) on how the prompt was split into
+    # batches: on markdown_md5 that pushed the analysis to its 300-character cap and the
+    # findings came out empty. (A fragility of the answer schema, left to the quality work.)
     proc = run_cli(["review", "--diff", str(INJECTION / f"{name}.diff"), "--format", "json", "--no-analyzers",
-                    "--fail-on", "never"], model_cache)
+                    "--no-cache", "--fail-on", "never"], model_cache)
     assert proc.returncode == 0, proc.stderr
     review = json.loads(proc.stdout)
     found = security_on(review, TRUE_PROBLEM[name][0])
