@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from reviewer.backends.greedy import common_prefix
 from reviewer.fsutil import atomic_write_bytes
 
 MIN_PREFIX_TOKENS = 64  # shorter shared beginnings are not worth a file
@@ -87,12 +88,8 @@ class PrefixStore:
             previous = np.fromfile(last, dtype=np.int32)
         except (OSError, ValueError):
             previous = np.zeros(0, dtype=np.int32)
-        current = np.asarray(tokens, dtype=np.int32)
-        n = min(len(previous), len(current))
-        mismatch = np.nonzero(previous[:n] != current[:n])[0]
-        shared = int(mismatch[0]) if mismatch.size else n
-        self._atomic_write(last, current.tobytes())
-        return shared
+        self._atomic_write(last, np.asarray(tokens, dtype=np.int32).tobytes())
+        return common_prefix(previous.tolist(), tokens)
 
     def has(self, tokens: list[int]) -> bool:
         return (self.directory / f"{_digest(tokens)}.kv").is_file()
