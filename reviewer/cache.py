@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS results (
     text TEXT NOT NULL,
     prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    confidence REAL
 )
 """
 
@@ -86,6 +87,7 @@ class ResultCache:
             _switch_to_wal(self._db)
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(SCHEMA)
+            _add_confidence_column(self._db)
         except BaseException:
             self._db.close()
             raise
@@ -95,20 +97,22 @@ class ResultCache:
             return None
         try:
             row = self._db.execute(
-                "SELECT text, prompt_tokens, completion_tokens FROM results WHERE key = ?", (key,)
+                "SELECT text, prompt_tokens, completion_tokens, confidence FROM results WHERE key = ?", (key,)
             ).fetchone()
         except sqlite3.Error as exc:
             self._fail(exc)
             return None
-        return Completion(row[0], row[1], row[2]) if row else None
+        return Completion(row[0], row[1], row[2], row[3]) if row else None
 
     def put(self, key: str, completion: Completion) -> None:
         if self._failed:
             return
         try:
             self._db.execute(
-                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)",
-                (key, completion.text, completion.prompt_tokens, completion.completion_tokens, time.time()),
+                "INSERT OR REPLACE INTO results (key, text, prompt_tokens, completion_tokens, created, confidence) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (key, completion.text, completion.prompt_tokens, completion.completion_tokens, time.time(),
+                 completion.confidence),
             )
         except sqlite3.Error as exc:
             self._fail(exc)
@@ -121,6 +125,17 @@ class ResultCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _add_confidence_column(db: sqlite3.Connection) -> None:
+    """Caches written before answers carried a confidence lack the column: add it (NULL for old rows)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
+    if "confidence" not in columns:
+        try:
+            db.execute("ALTER TABLE results ADD COLUMN confidence REAL")
+        except sqlite3.OperationalError as exc:  # another process added it first
+            if "duplicate column" not in str(exc):
+                raise
 
 
 def _switch_to_wal(db: sqlite3.Connection, attempts: int = 100) -> None:

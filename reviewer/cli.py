@@ -32,6 +32,21 @@ exit status: 0 no finding at or above --fail-on, 1 findings at or above it,
 """
 
 
+EPILOG_EVAL = """\
+each case is materialized as a temporary git repository: its old files rebuilt from the
+diff and committed, the diff applied and staged. That repository is then reviewed the way
+`reviewer review` reviews staged changes, whole new files included. One line per case,
+{"id", "findings", "seconds"}, is appended to --out as it finishes; cases whose id is
+already there are skipped, so an interrupted run resumes with the same command.
+
+score results with the reference scorer (the table printed here agrees with it):
+  python3 shared/eval/score.py shared/eval/cases/*.jsonl --results results.jsonl
+
+example:
+  reviewer eval shared/eval/cases/*.jsonl --limit 20 --jobs 2 --out results.jsonl
+"""
+
+
 def _add_review_args(p: argparse.ArgumentParser) -> None:
     from reviewer.config import SECRETS_POLICIES
 
@@ -49,6 +64,8 @@ def _add_review_args(p: argparse.ArgumentParser) -> None:
     out.add_argument("--fail-on", metavar="SEV", help="exit 1 on findings at or above low|medium|high|never (default: high)")
     out.add_argument("--categories", metavar="LIST", help="comma list of bug,security,performance,style (default: all)")
     out.add_argument("--min-severity", metavar="SEV", help="hide findings below low|medium|high (default: low)")
+    out.add_argument("--min-confidence", metavar="P", help="hide model findings the model was less sure of than P, "
+                     "0..1 (read from its token probabilities; default: the README's measured operating point)")
     out.add_argument("-q", "--quiet", action="store_true", default=None, help="no progress display")
 
     model = p.add_argument_group("model")
@@ -107,18 +124,26 @@ def build_parser() -> argparse.ArgumentParser:
         "eval",
         help="score the review pipeline on labelled cases",
         description="Review labelled cases (shared/eval format) with the real pipeline and print detection "
-        "and false-alarm rates per source. Appends to --out and skips cases already there, so it resumes.",
+        "and false-alarm rates per source.",
+        epilog=EPILOG_EVAL,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ev.add_argument("cases", nargs="+", metavar="CASES.jsonl")
     ev.add_argument("--out", required=True, metavar="FILE", help="results JSONL (appended; existing ids are skipped)")
     ev.add_argument("--limit", type=int, metavar="N", help="only the first N cases of each file")
+    ev.add_argument("--jobs", type=int, default=1, metavar="N",
+                    help="review N cases at once in N worker processes, each loading its own model (default 1; "
+                    "an in-process model then gets cores/N threads unless --threads is given)")
     ev.add_argument("--model", metavar="NAME|PATH")
-    ev.add_argument("--backend", metavar="NAME")
+    ev.add_argument("--backend", metavar="NAME", help="llama (in-process, default), openai or fake (tests)")
     ev.add_argument("--base-url", metavar="URL")
-    ev.add_argument("--threads", type=int, metavar="N")
+    ev.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model (per worker with --jobs)")
     ev.add_argument("--n-gpu-layers", type=int, metavar="N")
     ev.add_argument("--ctx", type=int, metavar="N")
     ev.add_argument("--no-cache", dest="cache", action="store_false", default=None)
+    ev.add_argument("--no-analyzers", dest="analyzers", action="store_false", default=None)
+    ev.add_argument("--min-confidence", metavar="P", help="score at this threshold (default: as `review`); the "
+                    "findings it drops go to each line's \"unsure\" for bench/quality_curve.py")
     ev.add_argument("--cache-dir", metavar="DIR")
     ev.add_argument("-q", "--quiet", action="store_true", default=None)
 
@@ -135,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("fail_on", "categories", "min_severity", "quiet", "model", "backend", "base_url",
+    names = ("fail_on", "categories", "min_severity", "min_confidence", "quiet", "model", "backend", "base_url",
              "n_gpu_layers", "threads", "ctx", "parallel", "cache", "cache_dir", "analyzers", "secrets")
     flags = {n: getattr(args, n, None) for n in names}
     flags["timeout"] = getattr(args, "server_timeout", None)  # `reviewer tests` has its own --timeout (per test)
@@ -246,29 +271,31 @@ def _pull(models: Any, name: str, cache_dir: Path | None) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, cwd: Path) -> int:
-    from reviewer.backends import make_backend
-    from reviewer.cache import open_result_cache
     from reviewer.config import load_config
     from reviewer.evaluate import format_table, load_cases, run_eval, score
 
+    if args.jobs < 1:
+        raise ReviewerError(f"--jobs must be 1 or more, not {args.jobs}")
+    if args.limit is not None and args.limit < 1:
+        raise ReviewerError(f"--limit must be 1 or more, not {args.limit}")
+    out = cwd / args.out
+    if not out.parent.is_dir():
+        raise ReviewerError(f"cannot write --out {args.out}: directory {out.parent} does not exist")
+    if out.is_dir():
+        raise ReviewerError(f"--out {args.out} is a directory; name a results file")
     config = load_config(cwd, os.environ, _flags(args))
     cases: list[dict[str, Any]] = []
     for path in args.cases:
-        loaded = load_cases([Path(path)])
+        loaded = load_cases([cwd / path])
         cases.extend(loaded[: args.limit] if args.limit else loaded)
-    backend = make_backend(config)
-    cache = open_result_cache(config.cache_dir, config.cache)
 
     def report(i: int, n: int, result: dict[str, Any]) -> None:
         if not config.quiet:
-            print(f"[{i}/{n}] {result['id']}: {len(result['findings'])} finding(s), {result['seconds']:.1f}s", file=sys.stderr)
+            note = f" (error: {result['error']})" if result.get("error") else ""
+            print(f"[{i}/{n}] {result['id']}: {len(result['findings'])} finding(s), {result['seconds']:.1f}s{note}",
+                  file=sys.stderr)
 
-    try:
-        results = run_eval(cases, backend, config, cache, Path(args.out), report)
-    finally:
-        backend.close()
-        if cache:
-            cache.close()
+    results = run_eval(cases, config, out, report, jobs=args.jobs)
     print(format_table(score({c["id"]: c for c in cases}, results)))
     return 0
 

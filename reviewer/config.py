@@ -66,6 +66,9 @@ class Config:
     parallel: int = 4  # requests in flight to a model server (it batches them); the in-process model runs one
     categories: tuple[Category, ...] = tuple(Category)
     min_severity: Severity = Severity.LOW
+    # Model findings from answers the model was less sure of than this are dropped
+    # (Completion.confidence; backends that cannot tell are never filtered).
+    min_confidence: float = 0.0
     fail_on: Severity | None = Severity.HIGH  # None = never fail
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -143,6 +146,7 @@ _CONVERTERS: dict[str, Any] = {
     "parallel": lambda v: max(1, int(v)),
     "categories": parse_categories,
     "min_severity": parse_severity,
+    "min_confidence": lambda v: _fraction(v, "min_confidence"),
     "fail_on": parse_fail_on,
     "include": _to_list,
     "exclude": _to_list,
@@ -156,6 +160,13 @@ _CONVERTERS: dict[str, Any] = {
     "hook_policy": lambda v: _choice(v, ("fail-open", "fail-closed")),
     "secrets": lambda v: _choice(v, SECRETS_POLICIES),
 }
+
+
+def _fraction(v: Any, name: str) -> float:
+    x = float(v)
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"{name} must be between 0 and 1, got {v!r}")
+    return x
 
 
 def _choice(v: Any, choices: tuple[str, ...]) -> str:

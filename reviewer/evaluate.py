@@ -1,55 +1,109 @@
 """`reviewer eval`: run the real pipeline on labelled cases and score it.
 
-Cases and scoring rules: shared/eval/README.md. Each case's diff is reviewed as
-`reviewer review --diff` would (no repository around it); results are appended one
-JSON line per case, so an interrupted run resumes where it stopped.
+Cases and scoring rules: shared/eval/README.md (its score.py is the reference scorer;
+`score` here agrees with it). Each case is reviewed the way `reviewer review` sees a
+change in real use: its diff is materialized as a temporary git repository (old files
+committed, the change staged; reviewer.eval_repo) and the staged diff is read back with
+the whole new files. Results are appended one JSON line per case as they finish, so an
+interrupted run resumes where it stopped; with `jobs` > 1 cases are reviewed by worker
+processes, each with its own backend.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
+import multiprocessing
+import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reviewer.analyzers import analyze
-from reviewer.backends import Backend
-from reviewer.cache import ResultCache
+from reviewer.backends import Backend, make_backend
+from reviewer.cache import ResultCache, open_result_cache
 from reviewer.config import Config
-from reviewer.diff import DiffInput, parse_diff
 from reviewer.errors import ReviewerError
-from reviewer.review import run_review
 
-ALARM_SEVERITIES = {"medium", "high"}
+# The alarm severities of shared/eval/score.py: the README names medium and high (all a
+# Finding can have); the reference scorer also counts critical/error/warning from other tools.
+ALARM_SEVERITIES = {"medium", "high", "critical", "error", "warning"}
+_REQUIRED = ("id", "label", "diff")
+
+OnCase = Callable[[int, int, dict[str, Any]], None]
 
 
 def load_cases(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """Every case of the files, in order; a missing file or a bad line is a ReviewerError
+    naming the file (and line)."""
     cases: list[dict[str, Any]] = []
     for path in paths:
         try:
             with path.open(encoding="utf-8") as fh:
-                cases.extend(json.loads(line) for line in fh if line.strip())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ReviewerError(f"cannot read cases from {path}: {exc}") from None
+                for no, line in enumerate(fh, 1):
+                    if line.strip():
+                        cases.append(_case(path, no, line))
+        except FileNotFoundError:
+            raise ReviewerError(f"cases file {path} not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ReviewerError(f"cannot read cases from {path}: {getattr(exc, 'strerror', None) or exc}") from None
     return cases
 
 
-def review_case(case: dict[str, Any], backend: Backend, config: Config, cache: ResultCache | None) -> dict[str, Any]:
-    """One result line: {"id", "findings", "seconds"} (plus "error" when the diff was rejected)."""
-    started = time.perf_counter()
+def _case(path: Path, no: int, line: str) -> dict[str, Any]:
     try:
-        parsed = parse_diff(DiffInput(case["diff"], None, lambda _path: None), config)
-    except ReviewerError as exc:
-        return {"id": case["id"], "findings": [], "seconds": 0.0, "error": str(exc)}
-    hints = analyze(parsed) if config.analyzers else ()
-    review = run_review(parsed, backend, config, cache, hints=hints)
-    return {
-        "id": case["id"],
-        "findings": [f.to_dict() for f in review.findings],
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+        case = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ReviewerError(f"{path} line {no}: not a JSON object ({exc.msg})") from None
+    if not isinstance(case, dict):
+        raise ReviewerError(f"{path} line {no}: not a JSON object")
+    missing = [key for key in _REQUIRED if not isinstance(case.get(key), str)]
+    if missing:
+        raise ReviewerError(f"{path} line {no}: the case has no {', '.join(missing)} (see shared/eval/README.md)")
+    return case
+
+
+def review_case(case: dict[str, Any], backend: Backend, config: Config, cache: ResultCache | None) -> dict[str, Any]:
+    """One result line: {"id", "findings", "seconds"} (plus "error" when the case could not
+    be read into a diff to review: a binary or malformed diff, nothing left to review, and
+    "unsure": the model findings below `config.min_confidence`, left out of "findings").
+
+    The case is reviewed as `reviewer review` would in a repository holding it: a temp git
+    repository with the old files committed and the diff staged (eval_repo.materialize),
+    its staged diff read by pipeline.parse_source (whole new files, enclosing functions),
+    the analyzers (with the result cache), then the model. "seconds" covers all of that,
+    from creating the repository to the end of the review; removing it is not counted.
+    Failures of the model itself are raised, not recorded, so a resumed run retries them.
+    """
+    from reviewer.analyzers import analyze
+    from reviewer.diff import DiffSource
+    from reviewer.eval_repo import isolated_git_env, materialize
+    from reviewer.pipeline import parse_source
+    from reviewer.review import run_review
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="reviewer-eval-") as tmp:
+        root = Path(tmp)
+        try:
+            materialize(case["diff"], root)
+            with isolated_git_env():
+                parsed = parse_source(DiffSource("staged"), root, config)
+        except ReviewerError as exc:
+            return {"id": case["id"], "findings": [], "seconds": round(time.perf_counter() - started, 3),
+                    "error": str(exc)}
+        hints = analyze(parsed, cache) if config.analyzers else ()
+        review = run_review(parsed, backend, config.replace(min_confidence=0.0), cache, hints=hints)
+        seconds = round(time.perf_counter() - started, 3)
+    kept = [f for f in review.findings if f.confidence is None or f.confidence >= config.min_confidence]
+    unsure = [f for f in review.findings if f not in kept]
+    # "unsure": what --min-confidence dropped, kept aside so bench/quality_curve.py can replay
+    # other thresholds; scorers read only "findings".
+    return {"id": case["id"], "findings": [f.to_dict() for f in kept], "seconds": seconds,
+            **({"unsure": [f.to_dict() for f in unsure]} if unsure else {})}
 
 
 def is_alarm(finding: dict[str, Any]) -> bool:
@@ -98,8 +152,8 @@ def score(cases: dict[str, dict[str, Any]], results: list[dict[str, Any]]) -> di
             groups.setdefault("ALL", []).append((case, r))
     out: dict[str, Score] = {}
     for source, pairs in groups.items():
-        buggy = [judge(c, r["findings"]) for c, r in pairs if c["label"] == "buggy"]
-        clean = [judge(c, r["findings"]) for c, r in pairs if c["label"] == "clean"]
+        buggy = [judge(c, r.get("findings", [])) for c, r in pairs if c["label"] == "buggy"]
+        clean = [judge(c, r.get("findings", [])) for c, r in pairs if c["label"] == "clean"]
         secs = [float(r.get("seconds", 0)) for _, r in pairs]
         median = sorted(secs)[len(secs) // 2] if secs else None  # the upper median, as shared/eval/score.py
         out[source] = Score(len(buggy), sum(buggy), len(clean), sum(clean), median)
@@ -119,31 +173,160 @@ def format_table(scores: dict[str, Score]) -> str:
     return "\n".join(rows)
 
 
+def read_results(out: Path) -> dict[str, dict[str, Any]]:
+    """The results already in `out`, by id (the last line wins). A last line without its
+    newline (a run killed while writing it) is cut off the file, so its case runs again."""
+    try:
+        data = out.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ReviewerError(f"cannot read results file {out}: {exc.strerror or exc}") from None
+    if data and not data.endswith(b"\n"):
+        data = data[: data.rfind(b"\n") + 1]
+        try:
+            with out.open("r+b") as fh:
+                fh.truncate(len(data))
+        except OSError as exc:
+            raise ReviewerError(f"cannot repair results file {out}: {exc.strerror or exc}") from None
+    done: dict[str, dict[str, Any]] = {}
+    for no, line in enumerate(data.decode("utf-8", "replace").split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            result = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ReviewerError(f"{out} line {no}: not a JSON object ({exc.msg}); "
+                                "fix or remove that line, or use another --out") from None
+        if not isinstance(result, dict) or not isinstance(result.get("id"), str):
+            raise ReviewerError(f"{out} line {no}: not a result line (no \"id\"); use another --out")
+        done[result["id"]] = result
+    return done
+
+
 def run_eval(
     cases: list[dict[str, Any]],
-    backend: Backend,
     config: Config,
-    cache: ResultCache | None,
     out: Path,
-    on_case: Callable[[int, int, dict[str, Any]], None] | None = None,
+    on_case: OnCase | None = None,
+    *,
+    jobs: int = 1,
+    backend: Backend | None = None,
+    cache: ResultCache | None = None,
 ) -> list[dict[str, Any]]:
-    """Review every case not already in `out`, appending results; returns all results for these cases."""
-    done: dict[str, dict[str, Any]] = {}
-    if out.exists():
-        for line in out.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                r = json.loads(line)
-                done[r["id"]] = r
+    """Review every case not already in `out`, appending each result as it finishes
+    (flushed, so a killed run loses at most the cases in flight); returns all results
+    for these cases, in case order.
+
+    jobs == 1: in this process, with `backend`/`cache` when given (else made here from
+    `config` and closed at the end). jobs > 1: that many worker processes ("spawn": no
+    fork of a process that may hold a model), each making its own backend and cache once;
+    results are written in the order they finish. An in-process llama model without a
+    configured thread count gets the CPUs shared out: cpu_count // jobs threads each.
+    """
+    if jobs < 1:
+        raise ReviewerError(f"--jobs must be 1 or more, not {jobs}")
+    done = read_results(out)
     todo = [c for c in cases if c["id"] not in done]
-    with out.open("a", encoding="utf-8") as fh:
-        for i, case in enumerate(todo, 1):
-            result = review_case(case, backend, config, cache)
+    todo = list({c["id"]: c for c in todo}.values())  # an id twice in the cases is reviewed once
+    try:
+        fh = out.open("a", encoding="utf-8")
+    except OSError as exc:
+        raise ReviewerError(f"cannot write results file {out}: {exc.strerror or exc}") from None
+    with fh:
+        def record(i: int, result: dict[str, Any]) -> None:
             fh.write(json.dumps(result) + "\n")
             fh.flush()
-            done[case["id"]] = result
+            done[result["id"]] = result
             if on_case:
                 on_case(i, len(todo), result)
+
+        if todo and jobs == 1:
+            _run_here(todo, config, backend, cache, record)
+        elif todo:
+            workers = min(jobs, len(todo))
+            _run_pool(todo, worker_config(config, workers), workers, record)
     return [done[c["id"]] for c in cases if c["id"] in done]
 
 
-__all__ = ["format_table", "judge", "load_cases", "run_eval", "score"]
+def worker_config(config: Config, jobs: int) -> Config:
+    """The config of each of `jobs` workers: an in-process llama model without a set
+    thread count gets cpu_count // jobs threads (at least 1)."""
+    if jobs > 1 and config.backend == "llama" and config.threads is None:
+        return config.replace(threads=max(1, (os.cpu_count() or 1) // jobs))
+    return config
+
+
+def _run_here(todo: list[dict[str, Any]], config: Config, backend: Backend | None, cache: ResultCache | None,
+              record: Callable[[int, dict[str, Any]], None]) -> None:
+    own_backend = backend is None
+    own_cache = cache is None and own_backend
+    backend = backend or make_backend(config)
+    try:
+        if own_cache:
+            cache = open_result_cache(config.cache_dir, config.cache)
+        for i, case in enumerate(todo, 1):
+            record(i, review_case(case, backend, config, cache))
+    finally:
+        if own_backend:
+            backend.close()
+        if own_cache and cache is not None:
+            cache.close()
+
+
+def _run_pool(todo: list[dict[str, Any]], config: Config, jobs: int,
+              record: Callable[[int, dict[str, Any]], None]) -> None:
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(config,))
+    pending: set[Future[dict[str, Any]]] = set()
+    try:
+        pending = {pool.submit(_worker_review, case) for case in todo}
+        i = 0
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=lambda f: f.exception() is not None):  # record before raising
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    raise ReviewerError("an eval worker process died (out of memory, or the model crashed); "
+                                        "rerun with the same --out to resume, perhaps with fewer --jobs") from None
+                i += 1
+                record(i, result)
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# --------------------------------------------------------------------------- worker processes
+
+_worker: dict[str, Any] = {}
+
+
+def _worker_init(config: Config) -> None:
+    """Make this worker's backend and cache once; a failure is kept and raised by each
+    review (so the parent gets the ReviewerError, not a broken pool)."""
+    _worker["config"] = config
+    try:
+        _worker["backend"] = make_backend(config)
+        _worker["cache"] = open_result_cache(config.cache_dir, config.cache)
+    except Exception as exc:  # noqa: BLE001 - handed to the parent by _worker_review
+        _worker["error"] = exc
+    atexit.register(_worker_close)
+
+
+def _worker_review(case: dict[str, Any]) -> dict[str, Any]:
+    if "error" in _worker:
+        raise _worker["error"]
+    return review_case(case, _worker["backend"], _worker["config"], _worker["cache"])
+
+
+def _worker_close() -> None:
+    backend, cache = _worker.pop("backend", None), _worker.pop("cache", None)
+    if backend is not None:
+        backend.close()
+    if cache is not None:
+        cache.close()
+
+
+__all__ = ["format_table", "judge", "load_cases", "read_results", "review_case", "run_eval", "score", "worker_config"]

@@ -159,9 +159,12 @@ def _answers(asks: list[_Ask], backend: Backend, schema: dict[str, object], max_
 
 def _result(hunk: Hunk, completion: Completion, cached: bool) -> HunkResult:
     parsed = parse_findings(completion.text, hunk)
+    findings = parsed.findings
+    if completion.confidence is not None:
+        findings = tuple(replace(f, confidence=completion.confidence) for f in findings)
     return HunkResult(
         hunk,
-        parsed.findings,
+        findings,
         dropped=parsed.dropped,
         cached=cached,
         malformed=parsed.malformed,
@@ -171,7 +174,8 @@ def _result(hunk: Hunk, completion: Completion, cached: bool) -> HunkResult:
 
 
 def keep_finding(finding: Finding, config: Config) -> bool:
-    return finding.category in config.categories and finding.severity.rank >= config.min_severity.rank
+    unsure = finding.confidence is not None and finding.confidence < config.min_confidence
+    return finding.category in config.categories and finding.severity.rank >= config.min_severity.rank and not unsure
 
 
 def merge_analyzer_findings(model: list[Finding], analyzer: tuple[Finding, ...]) -> list[Finding]:

@@ -123,6 +123,9 @@ class Finding:
     message: str
     suggestion: str | None = None
     source: str = "model"
+    # How sure the model was that this change has a problem (0..1; see backends/greedy.py);
+    # None for analyzers and for backends that cannot tell.
+    confidence: float | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -147,6 +150,7 @@ class Finding:
             "suggestion": self.suggestion,
             "source": self.source,
             "fingerprint": self.fingerprint,
+            **({} if self.confidence is None else {"confidence": round(self.confidence, 4)}),
         }
 
 

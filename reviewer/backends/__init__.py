@@ -28,6 +28,9 @@ class Completion:
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # How sure the model was that the change has a problem (0..1), where the backend can
+    # read it from the token probabilities (greedy.py); None elsewhere.
+    confidence: float | None = None
 
 
 @runtime_checkable

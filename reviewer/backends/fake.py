@@ -48,11 +48,13 @@ class FakeBackend:
         responses: Iterable[dict[str, Any] | str] | None = None,
         answer: Callable[[list[Message]], dict[str, Any] | str] | None = None,
         name: str = "fake",
+        confidence: float | None = None,
     ) -> None:
         self._responses = list(responses) if responses is not None else None
         self._answer = answer or pattern_answer
         self.calls: list[list[Message]] = []
         self.loaded = False
+        self.confidence = confidence  # reported with every answer, as the llama backend reports its own
         self.info = ModelInfo(name, hashlib.sha256(name.encode()).hexdigest())
 
     def complete(self, messages: list[Message], schema: dict[str, Any] | None, max_tokens: int) -> Completion:
@@ -64,7 +66,7 @@ class FakeBackend:
             reply = self._answer(messages)
         text = reply if isinstance(reply, str) else json.dumps(reply)
         prompt_tokens = sum(len(m["content"].split()) for m in messages)
-        return Completion(text, prompt_tokens, len(text.split()))
+        return Completion(text, prompt_tokens, len(text.split()), self.confidence)
 
     def close(self) -> None:
         pass

@@ -21,6 +21,7 @@ and other recent GGUFs); the backend falls back to `create_chat_completion` othe
 from __future__ import annotations
 
 import ctypes
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,14 @@ class Generation:
     prompt_tokens: int
     completion_tokens: int
     evaluated_prompt_tokens: int  # prompt tokens actually decoded (not reused from the KV cache)
+    confidence: float | None = None  # P(the findings list is not empty), see `findings_confidence`
+
+
+# Where the answer schema's list of findings is about to open, and just after it opened:
+# the next token there says whether the model thinks the change has a problem.
+_BEFORE_FINDINGS = re.compile(rb'"findings"\s*:\s*$')
+_IN_FINDINGS = re.compile(rb'"findings"\s*:\s*\[\s*$')
+_TOP_K = 64  # candidates classified at those points; the rest of the probability mass is negligible
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -142,9 +151,13 @@ class GreedyGenerator:
         evaluated = self.evaluate(tokens)
         grammar = self._grammar_sampler(schema) if schema is not None else None
         out: list[int] = []
+        text = b""
+        meter = _FindingsMeter()
         try:
             while len(out) < max_tokens:
                 logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(self._n_vocab,))
+                if grammar is not None and meter.wants(text):
+                    meter.observe(text, self._allowed_probabilities(grammar, logits))
                 token = int(np.argmax(logits))
                 if grammar is not None and not self._allowed(grammar, token, float(logits[token])):
                     token = self._constrained_argmax(grammar, logits)
@@ -153,10 +166,78 @@ class GreedyGenerator:
                 if lib.llama_vocab_is_eog(self._vocab, token):
                     break
                 out.append(token)
+                text += llm.detokenize([token])
                 if len(out) < max_tokens:  # the last token's logits would never be used
                     llm.eval([token])
         finally:
             if grammar is not None:
                 lib.llama_sampler_free(grammar)
-        text = llm.detokenize(out).decode("utf-8", errors="replace")
-        return Generation(text, len(tokens), len(out), evaluated)
+        answer = llm.detokenize(out).decode("utf-8", errors="replace")
+        return Generation(answer, len(tokens), len(out), evaluated, meter.confidence())
+
+    def _allowed_probabilities(self, grammar: Any, logits: np.ndarray) -> list[tuple[bytes, float]]:
+        """The likeliest tokens the grammar allows here, as (text, probability among allowed tokens)."""
+        view = self._all_view
+        view["logit"] = logits
+        arr = self._lib.llama_token_data_array(data=self._all, size=self._n_vocab, selected=-1, sorted=False)
+        self._lib.llama_sampler_apply(grammar, ctypes.byref(arr))
+        masked = np.array(view["logit"], dtype=np.float64)
+        top = np.argpartition(masked, -_TOP_K)[-_TOP_K:]
+        best = float(masked[top].max())
+        if not np.isfinite(best):
+            return []
+        total = float(np.exp(masked[np.isfinite(masked)] - best).sum())
+        return [(self.llm.detokenize([int(t)]), float(np.exp(masked[t] - best)) / total)
+                for t in top if np.isfinite(masked[t])]
+
+
+class _FindingsMeter:
+    """How sure the model is that the change has a problem, read from the token
+    probabilities where the answer's findings list opens; no extra model call.
+
+    Right after `"findings":` the grammar allows tokens that open the list with an item
+    (` [{"`), open it empty (` []`), or only open it (` [`, ` [\n`). For the last kind
+    the token after the bracket decides (`{` or `]`): measured when greedy decoding took
+    that path, otherwise estimated by the direct tokens' ratio.
+    """
+
+    def __init__(self) -> None:
+        self.item = self.empty = self.bracket = 0.0
+        self.after_bracket: float | None = None
+        self._stage = 0  # 0: before the list, 1: just inside it, 2: done
+
+    def wants(self, text: bytes) -> bool:
+        if self._stage == 0:
+            return bool(_BEFORE_FINDINGS.search(text))
+        if self._stage == 1:
+            if _IN_FINDINGS.search(text):
+                return True
+            self._stage = 2  # the list opened with its first token: nothing more to read
+        return False
+
+    def observe(self, text: bytes, allowed: list[tuple[bytes, float]]) -> None:
+        if self._stage == 0:
+            for piece, p in allowed:
+                rest = piece.strip()
+                if rest.startswith(b"[{"):
+                    self.item += p
+                elif rest.startswith((b"[]", b"[ ]")):
+                    self.empty += p
+                elif rest == b"[":
+                    self.bracket += p
+            self._stage = 1
+            return
+        item = sum(p for piece, p in allowed if piece.strip().startswith(b"{"))
+        empty = sum(p for piece, p in allowed if piece.strip().startswith(b"]"))
+        self.after_bracket = item / (item + empty) if item + empty > 0 else None
+        self._stage = 2
+
+    def confidence(self) -> float | None:
+        direct = self.item + self.empty
+        q = self.after_bracket
+        if q is None:
+            q = self.item / direct if direct > 0 else None
+        if q is None:
+            return None
+        total = direct + self.bracket
+        return (self.item + self.bracket * q) / total if total > 0 else None

@@ -339,7 +339,8 @@ class LlamaCppBackend:
             msg = " ".join(str(exc).split())[:200]
             raise ReviewerError(f"model {self._info.name} failed to answer: {msg}") from None
         self.evaluated_prompt_tokens += gen.evaluated_prompt_tokens
-        return Completion(text=gen.text, prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens)
+        return Completion(text=gen.text, prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
+                          confidence=gen.confidence)
 
     def _restore_prefix(self, greedy: GreedyGenerator, tokens: list[int]) -> None:
         """Put the longest known shared prefix of `tokens` into the KV cache: from the

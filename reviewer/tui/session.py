@@ -43,6 +43,7 @@ class Session:
         self.speed = Speed()
         self.categories: frozenset[Category] = frozenset(config.categories)
         self.min_severity: Severity = config.min_severity
+        self.min_confidence: float = config.min_confidence
         self.edits: list[Edit] = []  # applied suggestions, oldest first (the undo stack)
         self.dismissed: dict[str, tuple[Finding, str]] = {}  # this session's dismissals: fp -> (finding, reason)
         self.files: list[str] = list(dict.fromkeys(h.path for h in parsed.hunks))
@@ -96,7 +97,8 @@ class Session:
         return sorted(shown, key=self.sort_key)
 
     def passes_filter(self, f: Finding) -> bool:
-        return f.category in self.categories and f.severity.rank >= self.min_severity.rank
+        unsure = f.confidence is not None and f.confidence < self.min_confidence
+        return f.category in self.categories and f.severity.rank >= self.min_severity.rank and not unsure
 
     def sort_key(self, f: Finding) -> tuple[int, int, int, str]:
         return (self._order.get(f.path, len(self._order)), f.line, -f.severity.rank, f.title)
