@@ -11,7 +11,7 @@ from reviewer.backends import Completion
 from reviewer.backends.fake import FakeBackend
 from reviewer.backends.greedy import _FindingsMeter
 from reviewer.cache import ResultCache
-from reviewer.config import load_config
+from reviewer.config import Config, load_config
 from reviewer.errors import ReviewerError
 from reviewer.review import run_review
 from reviewer.types import ParsedDiff
@@ -106,3 +106,24 @@ def test_meter_without_a_findings_list_reports_nothing():
     meter = _FindingsMeter()
     assert not meter.wants(b'{"analysis": "the findings": are')
     assert meter.confidence() is None
+
+
+@pytest.mark.model
+def test_real_model_reports_how_sure_it_is_about_the_sample_sql_injection():
+    """On the real model the confidence is read where the findings list opens: a
+    probability, high for the sample's obvious SQL injection, and carried to the findings."""
+    import json
+
+    from test_speed_paths import _messages, _small_model
+
+    from reviewer.backends.llama_cpp import LlamaCppBackend
+    from reviewer.prompting import review_schema
+
+    _small_model()
+    backend = LlamaCppBackend(Config(model="qwen2.5-coder-0.5b", cache=False, cache_dir=None))
+    try:
+        answer = backend.complete(_messages("app/users.py"), review_schema(), 200)
+    finally:
+        backend.close()
+    assert answer.confidence is not None and 0.5 < answer.confidence < 1.0
+    assert json.loads(answer.text)["findings"], "a confident answer names the problem"
