@@ -98,8 +98,8 @@ def review_case(case: dict[str, Any], backend: Backend, config: Config, cache: R
         hints = analyze(parsed, cache) if config.analyzers else ()
         review = run_review(parsed, backend, config.replace(min_confidence=0.0), cache, hints=hints)
         seconds = round(time.perf_counter() - started, 3)
-    kept = [f for f in review.findings if f.confidence is None or f.confidence >= config.min_confidence]
-    unsure = [f for f in review.findings if f not in kept]
+    kept = [f for f in review.findings if not f.is_unsure(config.min_confidence)]
+    unsure = [f for f in review.findings if f.is_unsure(config.min_confidence)]
     # "unsure": what --min-confidence dropped, kept aside so bench/quality_curve.py can replay
     # other thresholds; scorers read only "findings".
     return {"id": case["id"], "findings": [f.to_dict() for f in kept], "seconds": seconds,

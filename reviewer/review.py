@@ -174,8 +174,8 @@ def _result(hunk: Hunk, completion: Completion, cached: bool) -> HunkResult:
 
 
 def keep_finding(finding: Finding, config: Config) -> bool:
-    unsure = finding.confidence is not None and finding.confidence < config.min_confidence
-    return finding.category in config.categories and finding.severity.rank >= config.min_severity.rank and not unsure
+    return (finding.category in config.categories and finding.severity.rank >= config.min_severity.rank
+            and not finding.is_unsure(config.min_confidence))
 
 
 def merge_analyzer_findings(model: list[Finding], analyzer: tuple[Finding, ...]) -> list[Finding]:

@@ -127,6 +127,11 @@ class Finding:
     # None for analyzers and for backends that cannot tell.
     confidence: float | None = None
 
+    def is_unsure(self, min_confidence: float) -> bool:
+        """Less sure than `min_confidence` (the --min-confidence filter); a finding
+        without a confidence (analyzers, backends that cannot tell) never is."""
+        return self.confidence is not None and self.confidence < min_confidence
+
     @property
     def fingerprint(self) -> str:
         """Stable identity for dedupe, baselines and re-posted CI comments.

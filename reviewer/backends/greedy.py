@@ -35,7 +35,7 @@ class Generation:
     prompt_tokens: int
     completion_tokens: int
     evaluated_prompt_tokens: int  # prompt tokens actually decoded (not reused from the KV cache)
-    confidence: float | None = None  # P(the findings list is not empty), see `findings_confidence`
+    confidence: float | None = None  # P(the findings list is not empty), see `_FindingsMeter`
 
 
 # Where the answer schema's list of findings is about to open, and just after it opened:

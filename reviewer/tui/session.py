@@ -97,8 +97,8 @@ class Session:
         return sorted(shown, key=self.sort_key)
 
     def passes_filter(self, f: Finding) -> bool:
-        unsure = f.confidence is not None and f.confidence < self.min_confidence
-        return f.category in self.categories and f.severity.rank >= self.min_severity.rank and not unsure
+        return (f.category in self.categories and f.severity.rank >= self.min_severity.rank
+                and not f.is_unsure(self.min_confidence))
 
     def sort_key(self, f: Finding) -> tuple[int, int, int, str]:
         return (self._order.get(f.path, len(self._order)), f.line, -f.severity.rank, f.title)
