@@ -65,7 +65,8 @@ def _add_review_args(p: argparse.ArgumentParser) -> None:
     out.add_argument("--categories", metavar="LIST", help="comma list of bug,security,performance,style (default: all)")
     out.add_argument("--min-severity", metavar="SEV", help="hide findings below low|medium|high (default: low)")
     out.add_argument("--min-confidence", metavar="P", help="hide model findings the model was less sure of than P, "
-                     "0..1 (read from its token probabilities; default: the README's measured operating point)")
+                     "0..1 (read from its token probabilities; default 0 = keep all: measured, a higher value "
+                     "drops real findings as fast as false ones; see README, Measuring quality)")
     out.add_argument("-q", "--quiet", action="store_true", default=None, help="no progress display")
 
     model = p.add_argument_group("model")
