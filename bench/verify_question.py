@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("cases", nargs="+", type=Path)
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--offset", type=int, default=0, help="skip the first N cases of each file")
     ap.add_argument("--model", default="qwen2.5-coder-1.5b")
     args = ap.parse_args(argv)
     import llama_cpp
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     backend.complete = complete
     rows = []
     with args.out.open("w", encoding="utf-8") as fh:
-        for case in [c for path in args.cases for c in load_cases([path])[: args.limit]]:
+        for case in [c for path in args.cases for c in load_cases([path])[args.offset:][: args.limit]]:
             scores.clear()
             result = review_case(case, backend, config, None)
             row = {"id": case["id"], "label": case["label"], "detected_or_false_alarm": judge(case, result["findings"]),
