@@ -208,7 +208,7 @@ def run_review(
     started = time.perf_counter()
     findings: list[Finding] = []
     skipped: list[SkippedFile] = list(parsed.skipped)
-    cached = prompt_tokens = completion_tokens = dropped = 0
+    cached = prompt_tokens = completion_tokens = dropped = unreadable = 0
     progress.start(len(parsed.hunks))
     try:
         for result in review_hunks(parsed.hunks, backend, config, cache, progress, hints):
@@ -221,6 +221,7 @@ def run_review(
             prompt_tokens += result.prompt_tokens
             completion_tokens += result.completion_tokens
             dropped += result.dropped
+            unreadable += result.malformed
     finally:
         progress.finish()
     stats = Stats(
@@ -232,6 +233,7 @@ def run_review(
         files=parsed.files,
         skipped=tuple(skipped),
         dropped_findings=dropped,
+        unreadable_answers=unreadable,
     )
     merged = merge_analyzer_findings(findings, tuple(f for f in hints if keep_finding(f, config)))
     return Review(backend.info, tuple(merge_duplicates(merged)), stats=stats, hunks=parsed.hunks)

@@ -193,6 +193,7 @@ class Stats:
     files: int = 0
     skipped: tuple[SkippedFile, ...] = ()
     dropped_findings: int = 0
+    unreadable_answers: int = 0  # model answers that were not the JSON asked for (their hunk has no findings)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -204,6 +205,7 @@ class Stats:
             "files": self.files,
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "dropped_findings": self.dropped_findings,
+            "unreadable_answers": self.unreadable_answers,
         }
 
 

@@ -88,9 +88,18 @@ def test_context_is_trimmed_before_giving_up(config):
     assert "c" * 200 not in backend.calls[0][1]["content"]
 
 
-def test_malformed_answer_gives_no_findings(config):
-    review = run_review(ParsedDiff((make_hunk(),)), FakeBackend(responses=['{"findings": [']), config, cache=None)
+def test_malformed_answer_gives_no_findings_and_is_counted(config):
+    hunks = (make_hunk(path="a.py"), make_hunk(path="b.py"))
+    review = run_review(ParsedDiff(hunks), FakeBackend(responses=['{"findings": [', reply()]), config, cache=None)
     assert review.findings == ()
+    assert review.stats.unreadable_answers == 1 and review.stats.to_dict()["unreadable_answers"] == 1
+
+
+def test_text_report_says_when_answers_could_not_be_read(config):
+    from reviewer.sinks.text import render
+
+    review = run_review(ParsedDiff((make_hunk(),)), FakeBackend(responses=["not json"]), config, cache=None)
+    assert "1 model answer(s) could not be read" in render(review, color=False)
 
 
 def test_review_json_matches_contract(config):

@@ -89,6 +89,9 @@ def render(review: Review, color: bool = False) -> str:
             _finding(console, f, source)
     for skipped in review.stats.skipped:
         console.print(Text(f"skipped {printable(skipped.path)}: {printable(skipped.reason)}", style="dim"))
+    if review.stats.unreadable_answers:
+        console.print(Text(f"{review.stats.unreadable_answers} model answer(s) could not be read (not the JSON asked "
+                           "for): those hunks have no model findings", style="yellow"))
     if review.stats.dropped_findings:
         console.print(Text(f"dropped {review.stats.dropped_findings} model finding(s) not on an added line of the diff", style="dim"))
     console.print(Text(summary_line(review), style="bold"))
