@@ -24,7 +24,7 @@ from unidiff import PatchSet
 
 from reviewer.backends import make_backend
 from reviewer.config import Config
-from reviewer.evaluate import format_table, load_cases, score
+from reviewer.evaluate import format_table, load_cases, read_results, score
 
 SYSTEM = "You are an expert code reviewer."
 USER = ("Review this diff of `{path}`. List every bug, security vulnerability, performance problem and style "
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int)
     args = ap.parse_args(argv)
     cases = [c for path in args.cases for c in load_cases([path])[: args.limit]]
-    done = {json.loads(line)["id"] for line in args.out.read_text().splitlines() if line.strip()} if args.out.exists() else set()
+    done = read_results(args.out)  # resumes as `reviewer eval` does (a half-written last line is redone)
     config = Config(model=args.model, threads=args.threads, cache=False)
     backend = make_backend(config)
     try:
@@ -88,8 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[{i + 1}] {case['id']}: {len(result['findings'])} finding(s), {result['seconds']:.1f}s", file=sys.stderr)
     finally:
         backend.close()
-    results = [json.loads(line) for line in args.out.read_text().splitlines() if line.strip()]
-    print(format_table(score({c["id"]: c for c in cases}, results)))
+    print(format_table(score({c["id"]: c for c in cases}, list(read_results(args.out).values()))))
     return 0
 
 
