@@ -22,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from reviewer.evaluate import Score, load_cases, score
 
 THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+# The issue's targets are per kind of case, so the table also pools the sources by kind.
+KINDS = {"bugs": ("QuixBugs", "BugsInPy"), "security": ("SecurityEval", "OWASP-BenchmarkPython")}
 
 
 def filtered(results: list[dict], threshold: float) -> list[dict]:
@@ -30,6 +32,24 @@ def filtered(results: list[dict], threshold: float) -> list[dict]:
         return c is None or c >= threshold
 
     return [{**r, "findings": [f for f in r["findings"] + r.get("unsure", []) if kept(f)]} for r in results]
+
+
+def pooled(scores: dict[str, Score]) -> dict[str, Score]:
+    """Per source and "ALL", plus one row per kind (sources of that kind summed)."""
+    out = dict(scores)
+    for kind, sources in KINDS.items():
+        parts = [scores[s] for s in sources if s in scores]
+        if parts:
+            out[kind] = Score(sum(p.buggy for p in parts), sum(p.detected for p in parts), sum(p.clean for p in parts),
+                              sum(p.false_alarms for p in parts), None)
+    return out
+
+
+def cell(s: Score) -> str:
+    """"58% (14/24) / 67% (16/24)": rates with their counts, so small samples show."""
+    det = "-" if s.detection_rate is None else f"{pct(s, 'det')} ({s.detected}/{s.buggy})"
+    fa = "-" if s.false_alarm_rate is None else f"{pct(s, 'fa')} ({s.false_alarms}/{s.clean})"
+    return f"{det} / {fa}"
 
 
 def pct(s: Score, which: str) -> str:
@@ -45,12 +65,15 @@ def main(argv: list[str] | None = None) -> int:
     cases = {c["id"]: c for c in load_cases(args.cases)}
     results = [json.loads(line) for line in args.results.read_text().splitlines() if line.strip()]
     results = [r for r in results if r["id"] in cases]
-    by_threshold = {t: score(cases, filtered(results, t)) for t in THRESHOLDS}
-    sources = sorted(by_threshold[0.0], key=lambda s: (s == "ALL", s))
-    print("| min_confidence | " + " | ".join(f"{s} detection / false alarms" for s in sources) + " |")
-    print("|---|" + "---|" * len(sources))
-    for t, scores in by_threshold.items():
-        print(f"| {t:.2f} | " + " | ".join(f"{pct(scores[s], 'det')} / {pct(scores[s], 'fa')}" for s in sources) + " |")
+    by_threshold = {t: pooled(score(cases, filtered(results, t))) for t in THRESHOLDS}
+    names = list(by_threshold[0.0])
+    per_source = sorted((n for n in names if n != "ALL" and n not in KINDS), key=str.lower)
+    for columns in (per_source, [*(k for k in KINDS if k in names), "ALL"]):
+        print("| min_confidence | " + " | ".join(f"{n} detection / false alarms" for n in columns) + " |")
+        print("|---|" + "---|" * len(columns))
+        for t, scores in by_threshold.items():
+            print(f"| {t:.2f} | " + " | ".join(cell(scores[n]) for n in columns) + " |")
+        print()
     return 0
 
 

@@ -382,3 +382,40 @@ def test_findings_below_min_confidence_are_kept_aside_as_unsure(tmp_path, config
     unsure = review_case(case("c", diff), FakeBackend(confidence=0.7), config.replace(min_confidence=0.8), None)
     assert [f["confidence"] for f in sure["findings"]] == [0.9] and "unsure" not in sure
     assert unsure["findings"] == [] and [f["confidence"] for f in unsure["unsure"]] == [0.7]
+
+
+def test_quality_curve_pools_sources_by_kind(tmp_path, capsys):
+    """bench/quality_curve.py: per-source rows, then bugs/security pooled with counts,
+    and a threshold drops only the model findings below it."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parent.parent / "bench" / "quality_curve.py"
+    spec = importlib.util.spec_from_file_location("quality_curve", script)
+    assert spec is not None and spec.loader is not None
+    curve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(curve)
+
+    def row(cid: str, source: str, label: str, path: str = "a.py") -> dict[str, Any]:
+        r = case(cid, "unused", label, source)
+        if label == "buggy":
+            r["expect"] = {"path": path, "lines": [5], "scope": "line"}
+        return r
+
+    cases = [row("q1", "QuixBugs", "buggy"), row("q2", "QuixBugs", "clean"),
+             row("b1", "BugsInPy", "buggy"), row("b2", "BugsInPy", "clean"),
+             row("s1", "SecurityEval", "buggy")]
+    (tmp_path / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cases))
+
+    def alarm(confidence: float | None) -> dict[str, Any]:
+        return {"path": "a.py", "line": 5, "category": "bug", "severity": "high", "confidence": confidence}
+
+    results = [{"id": "q1", "findings": [alarm(0.95)]}, {"id": "q2", "findings": [alarm(0.6)]},
+               {"id": "b1", "findings": [], "unsure": [alarm(0.7)]}, {"id": "b2", "findings": []},
+               {"id": "s1", "findings": [{**alarm(None), "category": "security"}]}]  # an analyzer's: no confidence
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in results))
+
+    assert curve.main([str(tmp_path / "cases.jsonl"), "--results", str(tmp_path / "results.jsonl")]) == 0
+    out = capsys.readouterr().out
+    assert "| 0.00 | 100% (2/2) / 50% (1/2) | 100% (1/1) / - | 100% (3/3) / 50% (1/2) |" in out
+    assert "| 0.85 | 50% (1/2) / 0% (0/2) | 100% (1/1) / - | 67% (2/3) / 0% (0/2) |" in out
+    assert "| 0.95 | 50% (1/2) / 0% (0/2) |" in out and "| 0.00 | 100% (1/1) / 0% (0/1) |" in out
