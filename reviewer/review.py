@@ -16,6 +16,7 @@ from typing import Protocol
 from reviewer.backends import Backend, Completion, Message
 from reviewer.cache import ResultCache, cache_key
 from reviewer.config import Config
+from reviewer.grounding import ground_security_claims
 from reviewer.parse import merge_duplicates, parse_findings
 from reviewer.prompting import PromptTemplate, load_template, review_messages, review_schema
 from reviewer.trivial import behaviour_preserving
@@ -159,7 +160,7 @@ def _answers(asks: list[_Ask], backend: Backend, schema: dict[str, object], max_
 
 def _result(hunk: Hunk, completion: Completion, cached: bool) -> HunkResult:
     parsed = parse_findings(completion.text, hunk)
-    findings = parsed.findings
+    findings = ground_security_claims(parsed.findings, hunk)
     if completion.confidence is not None:
         findings = tuple(replace(f, confidence=completion.confidence) for f in findings)
     return HunkResult(

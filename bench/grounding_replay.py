@@ -1,0 +1,83 @@
+"""Detection and false alarms with and without grounding the model's security claims.
+
+reviewer/grounding.py lowers a model security claim to `low` (no alarm) when the lines it
+points at touch nothing security-relevant. This replays that rule on a `reviewer eval`
+results file, no model run: claims the pipeline already lowered are restored first (they
+carry grounding.LOWERED_NOTE), so files written with or without grounding, or with an
+older vocabulary, give the same "without" and "with" columns.
+
+    python bench/grounding_replay.py ../shared/eval/cases/*.jsonl --results results.jsonl [--show]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from unidiff import PatchSet
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.quality_curve import KINDS, cell, pooled
+from reviewer.evaluate import load_cases, score
+from reviewer.grounding import LOWERED_NOTE, touches_security
+
+
+def added_lines(diff: str) -> dict[tuple[str, int], str]:
+    """(path, new line number) -> text of each added line of a case's diff."""
+    return {(pf.path, ln.target_line_no): ln.value.rstrip("\n")
+            for pf in PatchSet(diff) for hunk in pf for ln in hunk if ln.is_added}
+
+
+def restored(finding: dict[str, Any]) -> dict[str, Any]:
+    """A claim as the model made it (any lowered claim was an alarm: medium or high)."""
+    if LOWERED_NOTE not in finding.get("message", ""):
+        return finding
+    return {**finding, "severity": "medium", "message": finding["message"].replace(LOWERED_NOTE, "").strip()}
+
+
+def grounded(finding: dict[str, Any], added: dict[tuple[str, int], str]) -> bool:
+    """Whether grounding keeps this finding's severity."""
+    if finding.get("source", "model") != "model" or finding["category"] != "security" or finding["severity"] == "low":
+        return True
+    lines = range(finding["line"], finding.get("end_line", finding["line"]) + 1)
+    return any(touches_security(added.get((finding["path"], n), "")) for n in lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("cases", nargs="+", type=Path)
+    ap.add_argument("--results", required=True, type=Path)
+    ap.add_argument("--show", action="store_true", help="list every claim grounding lowers")
+    args = ap.parse_args(argv)
+    cases = {c["id"]: c for c in load_cases(args.cases)}
+    results = [json.loads(line) for line in args.results.read_text().splitlines() if line.strip()]
+    results = [r for r in results if r["id"] in cases]
+    without, with_grounding = [], []
+    for r in results:
+        added = added_lines(cases[r["id"]]["diff"])
+        findings = [restored(f) for f in r["findings"]]
+        kept = []
+        for f in findings:
+            if not grounded(f, added):
+                if args.show:
+                    code = added.get((f["path"], f["line"]), "").strip()
+                    print(f"lowered: {r['id']} ({cases[r['id']]['label']}) {f['title']!r} on {code[:70]!r}")
+                f = {**f, "severity": "low"}
+            kept.append(f)
+        without.append({**r, "findings": findings})
+        with_grounding.append({**r, "findings": kept})
+    columns = [*KINDS, "ALL"]
+    print("| security claims | " + " | ".join(f"{n} detection / false alarms" for n in columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for name, rows in (("as the model made them", without), ("grounded (default)", with_grounding)):
+        scores = pooled(score(cases, rows))
+        print(f"| {name} | " + " | ".join(cell(scores[n]) if n in scores else "-" for n in columns) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
