@@ -23,13 +23,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.quality_curve import KINDS, cell, pooled
 from reviewer.evaluate import load_cases, score
-from reviewer.grounding import LOWERED_NOTE, touches_security
+from reviewer.grounding import LOWERED_NOTE, lowers
+from reviewer.types import Category, Finding, Severity
 
 
-def added_lines(diff: str) -> dict[tuple[str, int], str]:
-    """(path, new line number) -> text of each added line of a case's diff."""
-    return {(pf.path, ln.target_line_no): ln.value.rstrip("\n")
-            for pf in PatchSet(diff) for hunk in pf for ln in hunk if ln.is_added}
+def added_lines(diff: str) -> dict[str, dict[int, str]]:
+    """path -> new line number -> text, for each added line of a case's diff."""
+    out: dict[str, dict[int, str]] = {}
+    for pf in PatchSet(diff):
+        for hunk in pf:
+            for ln in hunk:
+                if ln.is_added:
+                    out.setdefault(pf.path, {})[ln.target_line_no] = ln.value.rstrip("\n")
+    return out
 
 
 def restored(finding: dict[str, Any]) -> dict[str, Any]:
@@ -39,12 +45,9 @@ def restored(finding: dict[str, Any]) -> dict[str, Any]:
     return {**finding, "severity": "medium", "message": finding["message"].replace(LOWERED_NOTE, "").strip()}
 
 
-def grounded(finding: dict[str, Any], added: dict[tuple[str, int], str]) -> bool:
-    """Whether grounding keeps this finding's severity."""
-    if finding.get("source", "model") != "model" or finding["category"] != "security" or finding["severity"] == "low":
-        return True
-    lines = range(finding["line"], finding.get("end_line", finding["line"]) + 1)
-    return any(touches_security(added.get((finding["path"], n), "")) for n in lines)
+def as_finding(f: dict[str, Any]) -> Finding:
+    return Finding(f["path"], f["line"], f.get("end_line", f["line"]), Category(f["category"]), Severity(f["severity"]),
+                   f.get("title", ""), f.get("message", ""), source=f.get("source", "model"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         findings = [restored(f) for f in r["findings"]]
         kept = []
         for f in findings:
-            if not grounded(f, added):
+            if lowers(as_finding(f), added.get(f["path"], {})):
                 if args.show:
-                    code = added.get((f["path"], f["line"]), "").strip()
+                    code = added.get(f["path"], {}).get(f["line"], "").strip()
                     print(f"lowered: {r['id']} ({cases[r['id']]['label']}) {f['title']!r} on {code[:70]!r}")
                 f = {**f, "severity": "low"}
             kept.append(f)

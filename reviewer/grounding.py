@@ -18,6 +18,7 @@ Python-shaped; other languages mostly share these names (exec, query, password..
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 
 from reviewer.types import Category, Finding, Hunk, Severity
@@ -51,15 +52,17 @@ def touches_security(code: str) -> bool:
     return _SECURITY_RELEVANT.search(code) is not None
 
 
+def lowers(finding: Finding, added: Mapping[int, str]) -> bool:
+    """Whether grounding lowers `finding`: a model security alarm none of whose lines
+    (`added`: new line number -> text of the hunk's added lines) touches security."""
+    if finding.source != "model" or finding.category is not Category.SECURITY or finding.severity is Severity.LOW:
+        return False
+    return not any(touches_security(added.get(n, "")) for n in range(finding.line, finding.end_line + 1))
+
+
 def ground_security_claims(findings: tuple[Finding, ...], hunk: Hunk) -> tuple[Finding, ...]:
     """The model's findings, with security claims on lines that touch nothing
     security-relevant lowered to `low` (analyzer findings are left alone)."""
     added = {ln.new_no: ln.text for ln in hunk.lines if ln.kind == "+" and ln.new_no is not None}
-    out: list[Finding] = []
-    for f in findings:
-        claimed = [added.get(n, "") for n in range(f.line, f.end_line + 1)]
-        if f.source == "model" and f.category is Category.SECURITY and f.severity is not Severity.LOW \
-                and not any(touches_security(code) for code in claimed):
-            f = replace(f, severity=Severity.LOW, message=f"{f.message} {LOWERED_NOTE}".strip())
-        out.append(f)
-    return tuple(out)
+    return tuple(replace(f, severity=Severity.LOW, message=f"{f.message} {LOWERED_NOTE}".strip()) if lowers(f, added)
+                 else f for f in findings)
