@@ -28,7 +28,7 @@ LOWERED_NOTE = "(lowered to low: the line touches no input, sink, crypto or secr
 _SECURITY_RELEVANT = re.compile(
     r"""(?xi)
     # untrusted input
-    \b(request|input|argv|environ|getenv|cookies?|headers?|query_?params|stdin|upload)\b | \.(args|form|GET|POST|files|json|get_json|data)\b |
+    \b(request|input|argv|environ|getenv|cookies?|headers?|query_?params|stdin|upload)\b | \.(args|form|(?-i:GET|POST)|files|json|get_json|data)\b |
     # queries, shells, code evaluation
     \b(select|insert|update|delete|drop|where|union)\b | \b(execute\w*|raw|cursor|query|sql\w*)\b |
     \b(subprocess|system|popen\w*|spawn\w*|shell|call|check_output|run|eval|exec|compile|__import__|importlib)\b |

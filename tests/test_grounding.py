@@ -14,6 +14,7 @@ from reviewer.types import Category, ParsedDiff, Severity
 @pytest.mark.parametrize("code", [
     'cur.execute(f"SELECT * FROM users WHERE id = {uid}")',
     'name = request.args.get("name")',
+    "page = self.GET['page']",
     "subprocess.run(cmd, shell=True)",
     "data = pickle.loads(blob)",
     "return send_file(os.path.join(ROOT, name))",
@@ -37,6 +38,7 @@ def test_lines_that_touch_security(code: str) -> None:
     "if '../' in bar:",
     "string98790 = 'help'",
     "total += values[i]",
+    "limit = options.get('limit', 10)",  # Django's request.GET is upper case: .get is not input
     "for i in range(1, len(values)):",
     "# Python 2-compatible code",
     "",
