@@ -22,6 +22,7 @@ from unidiff import PatchSet
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.quality_curve import KINDS, cell, pooled
+from reviewer.context import language_for_path
 from reviewer.evaluate import load_cases, score
 from reviewer.grounding import LOWERED_NOTE, lowers
 from reviewer.types import Category, Finding, Severity
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         findings = [restored(f) for f in r["findings"]]
         kept = []
         for f in findings:
-            if lowers(as_finding(f), added.get(f["path"], {})):
+            if lowers(as_finding(f), added.get(f["path"], {}), language_for_path(f["path"])):
                 if args.show:
                     code = added.get(f["path"], {}).get(f["line"], "").strip()
                     print(f"lowered: {r['id']} ({cases[r['id']]['label']}) {f['title']!r} on {code[:70]!r}")

@@ -47,22 +47,51 @@ _SECURITY_RELEVANT = re.compile(
 )
 
 
-def touches_security(code: str) -> bool:
-    """Whether a line of code touches anything a vulnerability could live in."""
-    return _SECURITY_RELEVANT.search(code) is not None
+# Line comments are cut before the check: `# resumes as reviewer eval does` mentions eval
+# but runs nothing. Languages not listed are checked whole.
+_HASH_COMMENTS = frozenset({"python", "shell", "ruby", "perl", "r", "yaml", "toml", "make", "dockerfile",
+                            "elixir", "julia", "cmake", "powershell", "terraform"})
+_SLASH_COMMENTS = frozenset({"javascript", "typescript", "go", "rust", "java", "kotlin", "scala", "groovy", "c",
+                             "cpp", "csharp", "php", "swift", "objc", "dart", "zig", "vue", "svelte", "protobuf"})
 
 
-def lowers(finding: Finding, added: Mapping[int, str]) -> bool:
+def code_part(line: str, language: str) -> str:
+    """The line without its trailing comment (a comment marker inside a string stays)."""
+    marker = "#" if language in _HASH_COMMENTS else "//" if language in _SLASH_COMMENTS else None
+    if marker is None:
+        return line
+    quote, i = "", 0
+    while i < len(line):
+        ch = line[i]
+        if quote:
+            if ch == "\\":
+                i += 1  # the escaped character cannot end the string
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"`":
+            quote = ch
+        elif line.startswith(marker, i):
+            return line[:i]
+        i += 1
+    return line
+
+
+def touches_security(code: str, language: str = "python") -> bool:
+    """Whether a line of code (its comment aside) touches anything a vulnerability could live in."""
+    return _SECURITY_RELEVANT.search(code_part(code, language)) is not None
+
+
+def lowers(finding: Finding, added: Mapping[int, str], language: str) -> bool:
     """Whether grounding lowers `finding`: a model security alarm none of whose lines
     (`added`: new line number -> text of the hunk's added lines) touches security."""
     if finding.source != "model" or finding.category is not Category.SECURITY or finding.severity is Severity.LOW:
         return False
-    return not any(touches_security(added.get(n, "")) for n in range(finding.line, finding.end_line + 1))
+    return not any(touches_security(added.get(n, ""), language) for n in range(finding.line, finding.end_line + 1))
 
 
 def ground_security_claims(findings: tuple[Finding, ...], hunk: Hunk) -> tuple[Finding, ...]:
     """The model's findings, with security claims on lines that touch nothing
     security-relevant lowered to `low` (analyzer findings are left alone)."""
     added = {ln.new_no: ln.text for ln in hunk.lines if ln.kind == "+" and ln.new_no is not None}
-    return tuple(replace(f, severity=Severity.LOW, message=f"{f.message} {LOWERED_NOTE}".strip()) if lowers(f, added)
+    return tuple(replace(f, severity=Severity.LOW, message=f"{f.message} {LOWERED_NOTE}".strip()) if lowers(f, added, hunk.language)
                  else f for f in findings)

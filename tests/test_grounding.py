@@ -108,3 +108,22 @@ def test_bench_replay_restores_lowered_claims_and_regrounds_them(tmp_path, capsy
     out = capsys.readouterr().out
     assert "| as the model made them | - | - / 100% (2/2) | - / 100% (2/2) |" in out
     assert "| grounded (default) | - | - / 0% (0/2) | - / 0% (0/2) |" in out
+
+
+@pytest.mark.parametrize("line, language, code", [
+    ("done = read_results(args.out)  # resumes as `reviewer eval` does", "python", "done = read_results(args.out)  "),
+    ('q = "SELECT 1 # not a comment"  # but this is', "python", 'q = "SELECT 1 # not a comment"  '),
+    (r"s = 'it\'s # inside'", "python", r"s = 'it\'s # inside'"),
+    ('const u = "a//b"; // eval(x) here', "javascript", 'const u = "a//b"; '),
+    ("x = 1 # not a comment in SQL", "sql", "x = 1 # not a comment in SQL"),
+])
+def test_code_part_cuts_the_line_comment_only(line: str, language: str, code: str) -> None:
+    from reviewer.grounding import code_part
+
+    assert code_part(line, language) == code
+
+
+def test_words_in_a_comment_do_not_ground_a_claim() -> None:
+    assert not touches_security("done = read_results(args.out)  # resumes as `reviewer eval` does")
+    assert touches_security('q = "SELECT 1 # x"')
+    assert not touches_security('const u = "a//b"; // eval(x) here', "javascript")
