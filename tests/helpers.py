@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
 from reviewer.types import Category, DiffLine, Finding, Hunk, Severity
 
 
@@ -36,3 +40,13 @@ def make_finding(line: int = 11, severity: Severity = Severity.HIGH, category: C
     return Finding(path, line, line, category, severity, title,
                    "user_id is interpolated into the query; use a parameter.",
                    'cur = db.execute("SELECT * FROM users WHERE id = ?", (user_id,))')
+
+
+def load_bench_script(name: str) -> ModuleType:
+    """bench/NAME.py as a module (bench/ is scripts, not a package the tests can import)."""
+    script = Path(__file__).resolve().parent.parent / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import git
+from helpers import load_bench_script
 
 from reviewer.cli import main
 from reviewer.config import Config
@@ -387,13 +388,7 @@ def test_findings_below_min_confidence_are_kept_aside_as_unsure(tmp_path, config
 def test_quality_curve_pools_sources_by_kind(tmp_path, capsys):
     """bench/quality_curve.py: per-source rows, then bugs/security pooled with counts,
     and a threshold drops only the model findings below it."""
-    import importlib.util
-
-    script = Path(__file__).resolve().parent.parent / "bench" / "quality_curve.py"
-    spec = importlib.util.spec_from_file_location("quality_curve", script)
-    assert spec is not None and spec.loader is not None
-    curve = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(curve)
+    curve = load_bench_script("quality_curve")
 
     def row(cid: str, source: str, label: str, path: str = "a.py") -> dict[str, Any]:
         r = case(cid, "unused", label, source)

@@ -3,7 +3,7 @@
 from dataclasses import replace
 
 import pytest
-from helpers import make_finding, make_hunk
+from helpers import load_bench_script, make_finding, make_hunk
 
 from reviewer.backends.fake import FakeBackend
 from reviewer.grounding import LOWERED_NOTE, ground_security_claims, touches_security
@@ -85,15 +85,9 @@ def test_the_review_lowers_the_claim_so_it_is_no_alarm(config) -> None:
 def test_bench_replay_restores_lowered_claims_and_regrounds_them(tmp_path, capsys) -> None:
     """bench/grounding_replay.py scores a results file without and with grounding, from
     files written by either pipeline (a lowered claim carries the note and is restored)."""
-    import importlib.util
     import json
-    from pathlib import Path
 
-    script = Path(__file__).resolve().parent.parent / "bench" / "grounding_replay.py"
-    spec = importlib.util.spec_from_file_location("grounding_replay", script)
-    assert spec is not None and spec.loader is not None
-    replay = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(replay)
+    replay = load_bench_script("grounding_replay")
 
     diff = "--- a/a.py\n+++ b/a.py\n@@ -1,1 +1,2 @@\n x = 1\n+y = 2\n"
     cases = [{"id": "c1", "source": "OWASP-BenchmarkPython", "label": "clean", "category": "security", "diff": diff},
