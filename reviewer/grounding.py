@@ -1,6 +1,8 @@
-"""Ground the model's security claims in the code they point at.
+"""Ground the model's claims in the code they point at and the hints it was shown.
 
-A vulnerability needs something on its line to be vulnerable: untrusted input, a
+Two rules, both applied to model findings only (analyzer findings are left alone):
+
+**Security claims on plain lines.** A vulnerability needs something on its line to be vulnerable: untrusted input, a
 dangerous operation (a query, a shell, a file path, deserialization, a redirect, a
 response), crypto or randomness, a secret, a parser, a socket, a permission. The
 1.5B model also calls plain lines vulnerable ("Reading results file without
@@ -13,6 +15,18 @@ the model's severity.
 The vocabulary below is deliberately broad: it only has to recognise lines that touch
 *nothing* security-relevant. Measured on the labelled cases in bench/quality.md.
 Python-shaped; other languages mostly share these names (exec, query, password...).
+
+**Echoes of a lint.** The prompt shows ruff's findings on the hunk as hints, and the model
+often repeats one in its own words at a higher severity: "Local variable 'bar' is
+assigned to but never used" as a *high* bug, which would fail the hook over an unused
+variable (11 of the 192 cases in bench/quality.md, all of them OWASP handlers). A ruff
+rule states a fact whose consequence reviewer rates per rule (analyzers/ruff.py), and
+restating it adds no evidence, so a model finding that repeats a ruff hint on the same
+line (same category, its title's words mostly the hint's) keeps ruff's severity, with a
+note. A different claim on that line keeps the model's severity. bandit's hints are not
+capped: bandit rates a pattern without context (`random.random()` is low whatever it
+is for), and judging it in context (a session cookie's value) is what the model is
+asked to do.
 """
 
 from __future__ import annotations
@@ -24,6 +38,8 @@ from dataclasses import replace
 from reviewer.types import Category, Finding, Hunk, Severity
 
 LOWERED_NOTE = "(lowered to low: the line touches no input, sink, crypto or secret)"
+ECHO_NOTE = "(kept at the analyzer's severity: the model repeated its hint)"
+ECHO_SOURCES = frozenset({"ruff"})  # see the module docstring for why bandit is not one
 
 _SECURITY_RELEVANT = re.compile(
     r"""(?xi)
@@ -33,7 +49,7 @@ _SECURITY_RELEVANT = re.compile(
     \b(select|insert|update|delete|drop|where|union)\b | \b(execute\w*|raw|cursor|query|sql\w*)\b |
     \b(subprocess|system|popen\w*|spawn\w*|shell|call|check_output|run|eval|exec|compile|__import__|importlib)\b |
     # files and paths
-    \b(open|file\w*|path\w*|send_file|send_from_directory|shutil|remove|unlink|rmtree|chmod|chown|umask|mkstemp|mktemp|tempfile|tarfile|zipfile|extract\w*)\b |
+    \b(open|\w*file\w*|\w*path\w*|send_file|send_from_directory|shutil|remove|unlink|rmtree|chmod|chown|umask|mkstemp|mktemp|tempfile|tarfile|zipfile|extract\w*)\b |
     # deserialization, parsers, templates and responses
     \b(pickle|cpickle|marshal|shelve|yaml|jsonpickle|dill|loads?|etree|lxml|xml\w*|minidom|sax|xpath|ldap\w*|search_s)\b |
     \b(redirect|render\w*|template\w*|markup|mark_safe|safe|escape|response|resp|make_response|set_cookie|html|url\w*)\b | <[a-z]+[\s>/] |
@@ -95,3 +111,35 @@ def ground_security_claims(findings: tuple[Finding, ...], hunk: Hunk) -> tuple[F
     added = {ln.new_no: ln.text for ln in hunk.lines if ln.kind == "+" and ln.new_no is not None}
     return tuple(replace(f, severity=Severity.LOW, message=f"{f.message} {LOWERED_NOTE}".strip()) if lowers(f, added, hunk.language)
                  else f for f in findings)
+
+
+_WORD = re.compile(r"[a-z0-9_]+")
+_FILLER = frozenset({"a", "an", "the", "is", "are", "to", "of", "in", "on", "but", "and", "or", "not", "be", "this",
+                     "that", "it", "its", "with", "for", "as", "at", "by", "from"})
+ECHO_OVERLAP = 0.6  # share of the title's words found in the hint; "Unused local variable 'x'" has 3 of 4
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _FILLER}
+
+
+def echoes(finding: Finding, hint: Finding) -> bool:
+    """Whether a model finding repeats an analyzer hint: same line and category, and most
+    words of its title are the hint's."""
+    if finding.source != "model" or hint.source not in ECHO_SOURCES:
+        return False
+    if (finding.path, finding.line, finding.category) != (hint.path, hint.line, hint.category):
+        return False
+    title = _words(finding.title)
+    return bool(title) and len(title & _words(f"{hint.title} {hint.message}")) >= ECHO_OVERLAP * len(title)
+
+
+def ground_echoed_hints(findings: tuple[Finding, ...], hints: tuple[Finding, ...]) -> tuple[Finding, ...]:
+    """The model's findings, each echo of a ruff hint capped at the hint's severity."""
+    out = []
+    for f in findings:
+        cap = min((h.severity for h in hints if echoes(f, h)), key=lambda s: s.rank, default=None)
+        if cap is not None and cap.rank < f.severity.rank:
+            f = replace(f, severity=cap, message=f"{f.message} {ECHO_NOTE}".strip())
+        out.append(f)
+    return tuple(out)

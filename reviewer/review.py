@@ -16,7 +16,7 @@ from typing import Protocol
 from reviewer.backends import Backend, Completion, Message
 from reviewer.cache import ResultCache, cache_key
 from reviewer.config import Config
-from reviewer.grounding import ground_security_claims
+from reviewer.grounding import ground_echoed_hints, ground_security_claims
 from reviewer.parse import merge_duplicates, parse_findings
 from reviewer.prompting import PromptTemplate, load_template, review_messages, review_schema
 from reviewer.trivial import behaviour_preserving
@@ -84,6 +84,7 @@ class _Ask:
     hunk: Hunk
     messages: list[Message]
     key: str
+    hints: tuple[Finding, ...]
 
 
 def parallel_requests(backend: Backend) -> int:
@@ -123,7 +124,8 @@ def review_hunks(
         # Keyed on the exact prompt: hunk, context, hints and template text all count.
         key = cache_key(backend.info.sha256, template.cache_tag, messages_digest(messages), str(config.max_tokens))
         completion = cache.get(key) if cache else None
-        plan.append(_result(hunk, completion, cached=True) if completion is not None else _Ask(hunk, messages, key))
+        plan.append(_result(hunk, completion, True, hunk_hints) if completion is not None
+                    else _Ask(hunk, messages, key, hunk_hints))
 
     asks = [step for step in plan if isinstance(step, _Ask)]
     if asks:
@@ -137,7 +139,7 @@ def review_hunks(
             completion = next(answers)
             if cache:
                 cache.put(step.key, completion)
-            yield _result(step.hunk, completion, cached=False)
+            yield _result(step.hunk, completion, False, step.hints)
     finally:
         answers.close()
 
@@ -158,9 +160,11 @@ def _answers(asks: list[_Ask], backend: Backend, schema: dict[str, object], max_
         pool.shutdown(wait=True, cancel_futures=True)  # a failure or an early stop sends nothing more
 
 
-def _result(hunk: Hunk, completion: Completion, cached: bool) -> HunkResult:
+def _result(hunk: Hunk, completion: Completion, cached: bool, hints: tuple[Finding, ...]) -> HunkResult:
+    """The hunk's findings from the model's answer, grounded (reviewer/grounding.py) in
+    its code and in the analyzer `hints` it was shown."""
     parsed = parse_findings(completion.text, hunk)
-    findings = ground_security_claims(parsed.findings, hunk)
+    findings = ground_echoed_hints(ground_security_claims(parsed.findings, hunk), hints)
     if completion.confidence is not None:
         findings = tuple(replace(f, confidence=completion.confidence) for f in findings)
     return HunkResult(

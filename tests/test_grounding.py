@@ -6,9 +6,9 @@ import pytest
 from helpers import load_bench_script, make_finding, make_hunk
 
 from reviewer.backends.fake import FakeBackend
-from reviewer.grounding import LOWERED_NOTE, ground_security_claims, touches_security
+from reviewer.grounding import ECHO_NOTE, LOWERED_NOTE, ground_echoed_hints, ground_security_claims, touches_security
 from reviewer.review import run_review
-from reviewer.types import Category, ParsedDiff, Severity
+from reviewer.types import Category, Finding, ParsedDiff, Severity
 
 
 @pytest.mark.parametrize("code", [
@@ -27,6 +27,7 @@ from reviewer.types import Category, ParsedDiff, Severity
     "tree = etree.parse(stream)",
     "logger.info(user_supplied)",
     "return DSA.generate(1024)",
+    "p = testfiles / bar",  # a path built from a name that only contains "files"
 ])
 def test_lines_that_touch_security(code: str) -> None:
     assert touches_security(code)
@@ -101,7 +102,7 @@ def test_bench_replay_restores_lowered_claims_and_regrounds_them(tmp_path, capsy
     assert replay.main([str(tmp_path / "cases.jsonl"), "--results", str(tmp_path / "results.jsonl")]) == 0
     out = capsys.readouterr().out
     assert "| as the model made them | - | - / 100% (2/2) | - / 100% (2/2) |" in out
-    assert "| grounded (default) | - | - / 0% (0/2) | - / 0% (0/2) |" in out
+    assert "| security claims grounded | - | - / 0% (0/2) | - / 0% (0/2) |" in out
 
 
 @pytest.mark.parametrize("line, language, code", [
@@ -121,3 +122,68 @@ def test_words_in_a_comment_do_not_ground_a_claim() -> None:
     assert not touches_security("done = read_results(args.out)  # resumes as `reviewer eval` does")
     assert touches_security('q = "SELECT 1 # x"')
     assert not touches_security('const u = "a//b"; // eval(x) here', "javascript")
+
+
+# -- echoes of a ruff hint -----------------------------------------------------------
+
+UNUSED = replace(make_finding(line=11, severity=Severity.LOW, category=Category.BUG,
+                              title="Local variable `total` is assigned to but never used (F841)"),
+                 message="ruff F841: Local variable `total` is assigned to but never used", source="ruff")
+
+
+def model_bug(title: str, severity: Severity = Severity.HIGH, line: int = 11) -> Finding:
+    return replace(make_finding(line=line, severity=severity, category=Category.BUG, title=title), source="model")
+
+
+@pytest.mark.parametrize("title", [
+    "Local variable 'total' is assigned to but never used",
+    "Unused local variable 'total'",
+    "Variable total never used",
+])
+def test_a_model_finding_that_repeats_a_ruff_hint_keeps_ruffs_severity(title: str) -> None:
+    (f,) = ground_echoed_hints((model_bug(title),), (UNUSED,))
+    assert f.severity is Severity.LOW and f.message.endswith(ECHO_NOTE) and f.title == title
+
+
+def test_findings_that_are_not_echoes_keep_their_severity() -> None:
+    other_claim = model_bug("Wrong accumulator returned: total is reset")
+    other_line = model_bug("Local variable 'total' is assigned to but never used", line=12)
+    other_category = replace(model_bug("Local variable 'total' is assigned to but never used"), category=Category.STYLE)
+    bandit_hint = replace(UNUSED, source="bandit")  # bandit's context-free rating is the model's to judge
+    already_low = model_bug("Unused local variable 'total'", severity=Severity.LOW)
+    for finding in (other_claim, other_line, other_category, already_low):
+        assert ground_echoed_hints((finding,), (UNUSED,)) == (finding,)
+    assert ground_echoed_hints((model_bug("Unused local variable 'total'"),), (bandit_hint,))[0].severity is Severity.HIGH
+    assert ground_echoed_hints((UNUSED,), (UNUSED,)) == (UNUSED,)  # the analyzer's own finding
+
+
+def test_the_review_reports_the_echo_at_ruffs_severity_so_it_is_no_alarm(config) -> None:
+    answer = {"analysis": "", "findings": [{"line": 11, "category": "bug", "severity": "high",
+                                            "title": "Local variable 'total' is assigned to but never used",
+                                            "message": "m", "suggestion": ""}]}
+    backend = FakeBackend(responses=[answer])
+    review = run_review(ParsedDiff((PLAIN,)), backend, config, cache=None, hints=(UNUSED,))
+    assert "never used" in backend.calls[0][1]["content"]  # the model was shown the hint
+    (f,) = review.findings  # merged with its ruff twin: one finding, the model's wording
+    assert (f.category, f.severity, f.source) == (Category.BUG, Severity.LOW, "model")
+    assert f.message == f"m {ECHO_NOTE}"
+
+
+def test_bench_replay_recomputes_hints_and_caps_echoes(tmp_path, capsys) -> None:
+    """With --hints the replay runs ruff on each case as `reviewer eval` does and caps echoes."""
+    import json
+
+    replay = load_bench_script("grounding_replay")
+    diff = ("diff --git a/a.py b/a.py\nnew file mode 100644\n--- /dev/null\n+++ b/a.py\n@@ -0,0 +1,3 @@\n"
+            "+def f():\n+    total = 1\n+    return 2\n")
+    cases = [{"id": f"c{i}", "source": "QuixBugs", "label": "clean", "category": "bug", "diff": diff} for i in (1, 2)]
+    (tmp_path / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cases))
+    echo = {"path": "a.py", "line": 2, "end_line": 2, "category": "bug", "severity": "high",
+            "title": "Local variable 'total' is assigned to but never used", "message": "m", "source": "model"}
+    results = [{"id": "c1", "findings": [echo]},  # written before the echo rule existed
+               {"id": "c2", "findings": [{**echo, "severity": "low", "message": f"m {ECHO_NOTE}"}]}]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in results))
+    assert replay.main([str(tmp_path / "cases.jsonl"), "--results", str(tmp_path / "results.jsonl"), "--hints"]) == 0
+    out = capsys.readouterr().out
+    assert "| security claims grounded | - / 100% (2/2) | - | - / 100% (2/2) |" in out
+    assert "| and lint echoes capped | - / 0% (0/2) | - | - / 0% (0/2) |" in out

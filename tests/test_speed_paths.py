@@ -181,3 +181,27 @@ def test_a_new_process_reuses_the_saved_prompt_prefix(tmp_path: Path) -> None:
     assert warm_answer.text == cold_answer.text  # the restored state is the state
     assert cold.evaluated_prompt_tokens == cold_answer.prompt_tokens
     assert later.evaluated_prompt_tokens == cold.evaluated_prompt_tokens - prefix_tokens  # only its own tokens
+
+
+# -- bench/lookup_decoding.py: the replay that decided against prompt-lookup decoding --
+
+def test_lookup_drafts_copy_what_followed_the_latest_match() -> None:
+    from helpers import load_bench_script
+
+    lookup = load_bench_script("lookup_decoding")
+    assert lookup.draft([1, 2, 3, 9, 1, 2, 4, 5, 1, 2], n=2, k=3) == [4, 5, 1]  # the later match wins
+    assert lookup.draft([1, 2, 3], n=2, k=3) == []  # no earlier occurrence
+    assert lookup.batch_cost({1: 1.0, 4: 2.5}, 2) == 1.5  # interpolated between measured sizes
+
+
+def test_lookup_replay_counts_accepted_drafts_and_batch_costs() -> None:
+    from helpers import load_bench_script
+
+    lookup = load_bench_script("lookup_decoding")
+    costs = {1: 1.0, 2: 1.5, 4: 2.0}
+    # The answer copies the prompt: after its first token, each step drafts the rest.
+    seconds, accepted = lookup.replay([([7, 8, 9, 10], [7, 8, 9, 10])], costs, n=1, k=3)
+    assert (seconds, accepted) == (2.0, 3)  # one step: token 7 plus a draft of 3, all right
+    # A draft the answer does not follow is paid for and not accepted.
+    seconds, accepted = lookup.replay([([5, 6], [5, 1])], costs, n=1, k=1)
+    assert (seconds, accepted) == (1.5 + 1.0, 0)
