@@ -1,13 +1,14 @@
 """Detection and false alarms with and without grounding the model's claims.
 
 reviewer/grounding.py lowers a model security claim to `low` (no alarm) when the lines it
-points at touch nothing security-relevant, and caps a model finding that repeats a ruff
-hint at ruff's severity. This replays both rules on a `reviewer eval` results file, no
-model run: findings the pipeline already changed are restored first (they carry
-grounding.LOWERED_NOTE or ECHO_NOTE; restored as `medium`, the lowest alarm), so files
-written with or without grounding, or with an older vocabulary, give the same rows.
-With --hints the analyzer hints are recomputed for each case (its temp repository,
-ruff and bandit, as `reviewer eval` does; a few minutes for 192 cases) for the echo row.
+points at touch nothing security-relevant, caps a model finding that repeats a ruff hint
+at ruff's severity, and lowers bug/security claims on comments, docstrings and blank
+lines. This replays the rules on a `reviewer eval` results file, no model run: findings
+the pipeline already changed are restored first (they carry one of grounding's notes;
+restored as `medium`, the lowest alarm), so files written with or without grounding,
+or with an older vocabulary, give the same rows. The echo and prose rows need the
+case's repository (analyzer hints, whole new files): --hints rebuilds it per case as
+`reviewer eval` does (ruff and bandit run; seconds for 192 cases).
 
     python bench/grounding_replay.py ../shared/eval/cases/*.jsonl --results results.jsonl [--hints] [--show]
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +29,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.quality_curve import KINDS, cell, pooled
 from reviewer.context import language_for_path
 from reviewer.evaluate import load_cases, score
-from reviewer.grounding import ECHO_NOTE, LOWERED_NOTE, ground_echoed_hints, lowers
-from reviewer.types import Category, Finding, Severity
+from reviewer.grounding import (
+    ECHO_NOTE,
+    LOWERED_NOTE,
+    PROSE_NOTE,
+    ground_echoed_hints,
+    ground_prose_claims,
+    hunk_prose,
+    lowers,
+    prose_lines,
+)
+from reviewer.types import Category, Finding, ParsedDiff, Severity
 
 
 def added_lines(diff: str) -> dict[str, dict[int, str]]:
@@ -45,13 +56,17 @@ def added_lines(diff: str) -> dict[str, dict[int, str]]:
 def restored(finding: dict[str, Any]) -> dict[str, Any]:
     """A claim as the model made it (any lowered claim was an alarm: medium or high)."""
     message = finding.get("message", "")
-    if LOWERED_NOTE not in message and ECHO_NOTE not in message:
+    notes = [note for note in (LOWERED_NOTE, ECHO_NOTE, PROSE_NOTE) if note in message]
+    if not notes:
         return finding
-    return {**finding, "severity": "medium", "message": message.replace(LOWERED_NOTE, "").replace(ECHO_NOTE, "").strip()}
+    for note in notes:
+        message = message.replace(note, "")
+    return {**finding, "severity": "medium", "message": message.strip()}
 
 
-def case_hints(case: dict[str, Any]) -> tuple[Finding, ...]:
-    """The analyzer findings `reviewer eval` showed the model for this case."""
+def case_inputs(case: dict[str, Any]) -> tuple[tuple[Finding, ...], ParsedDiff]:
+    """The analyzer findings `reviewer eval` showed the model for this case, and the case
+    as `reviewer eval` parsed it (hunks and whole new files)."""
     import tempfile
 
     from reviewer.analyzers import analyze
@@ -67,8 +82,8 @@ def case_hints(case: dict[str, Any]) -> tuple[Finding, ...]:
             with isolated_git_env():
                 parsed = parse_source(DiffSource("staged"), Path(tmp), Config())
         except ReviewerError:
-            return ()
-        return analyze(parsed)
+            return (), ParsedDiff(())
+        return analyze(parsed), parsed
 
 
 def as_finding(f: dict[str, Any]) -> Finding:
@@ -76,18 +91,30 @@ def as_finding(f: dict[str, Any]) -> Finding:
                    f.get("title", ""), f.get("message", ""), source=f.get("source", "model"))
 
 
-def capped(case_id: str, case: dict[str, Any], findings: list[dict[str, Any]], show: bool) -> list[dict[str, Any]]:
-    """`findings` with each echo of a ruff hint at the hint's severity."""
-    hints = case_hints(case)
-    out = []
-    for f in findings:
-        (grounded,) = ground_echoed_hints((as_finding(f),), hints)
-        if grounded.severity.value != f["severity"]:
-            if show:
-                print(f"capped: {case_id} ({case['label']}) {f['title']!r} {f['severity']} -> {grounded.severity.value}")
-            f = {**f, "severity": grounded.severity.value}
-        out.append(f)
-    return out
+def regrounded(findings: list[dict[str, Any]], rule: Callable[[Finding], Finding]) -> list[dict[str, Any]]:
+    """`findings` with each one's severity as `rule` leaves it."""
+    return [{**f, "severity": rule(as_finding(f)).severity.value} for f in findings]
+
+
+def echo_rule(hints: tuple[Finding, ...]) -> Callable[[Finding], Finding]:
+    return lambda f: ground_echoed_hints((f,), hints)[0]
+
+
+def prose_rule(parsed: ParsedDiff) -> Callable[[Finding], Finding]:
+    def rule(f: Finding) -> Finding:
+        hunk = next((h for h in parsed.hunks if h.path == f.path and f.line in h.added_line_numbers), None)
+        if hunk is None:
+            return f
+        source = parsed.sources.get(f.path)
+        file_prose = prose_lines(source, hunk.language) if source is not None else None
+        return ground_prose_claims((f,), hunk_prose(hunk, file_prose))[0]
+    return rule
+
+
+def show_changes(case_id: str, label: str, before: list[dict[str, Any]], after: list[dict[str, Any]], verb: str) -> None:
+    for b, a in zip(before, after):
+        if b["severity"] != a["severity"]:
+            print(f"{verb}: {case_id} ({label}) {b['title']!r} {b['severity']} -> {a['severity']}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,12 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("cases", nargs="+", type=Path)
     ap.add_argument("--results", required=True, type=Path)
     ap.add_argument("--show", action="store_true", help="list every claim grounding lowers")
-    ap.add_argument("--hints", action="store_true", help="recompute analyzer hints and add the lint-echo row")
+    ap.add_argument("--hints", action="store_true",
+                    help="rebuild each case's repository for the lint-echo and prose rows")
     args = ap.parse_args(argv)
     cases = {c["id"]: c for c in load_cases(args.cases)}
     results = [json.loads(line) for line in args.results.read_text().splitlines() if line.strip()]
     results = [r for r in results if r["id"] in cases]
-    without, with_grounding, with_echoes = [], [], []
+    without: list[dict[str, Any]] = []
+    with_grounding: list[dict[str, Any]] = []
+    with_echoes: list[dict[str, Any]] = []
+    with_prose: list[dict[str, Any]] = []
     for r in results:
         added = added_lines(cases[r["id"]]["diff"])
         findings = [restored(f) for f in r["findings"]]
@@ -115,10 +146,17 @@ def main(argv: list[str] | None = None) -> int:
         without.append({**r, "findings": findings})
         with_grounding.append({**r, "findings": kept})
         if args.hints:
-            with_echoes.append({**r, "findings": capped(r["id"], cases[r["id"]], kept, args.show)})
+            hints, parsed = case_inputs(cases[r["id"]])
+            echoed = regrounded(kept, echo_rule(hints))
+            prosed = regrounded(echoed, prose_rule(parsed))
+            if args.show:
+                show_changes(r["id"], cases[r["id"]]["label"], kept, echoed, "capped")
+                show_changes(r["id"], cases[r["id"]]["label"], echoed, prosed, "prose")
+            with_echoes.append({**r, "findings": echoed})
+            with_prose.append({**r, "findings": prosed})
     rows = [("as the model made them", without), ("security claims grounded", with_grounding)]
     if args.hints:
-        rows.append(("and lint echoes capped", with_echoes))
+        rows += [("and lint echoes capped", with_echoes), ("and claims on prose lowered", with_prose)]
     columns = [*KINDS, "ALL"]
     print("| model findings | " + " | ".join(f"{n} detection / false alarms" for n in columns) + " |")
     print("|---|" + "---|" * len(columns))

@@ -1,6 +1,6 @@
 """Ground the model's claims in the code they point at and the hints it was shown.
 
-Two rules, both applied to model findings only (analyzer findings are left alone):
+Three rules, all applied to model findings only (analyzer findings are left alone):
 
 **Security claims on plain lines.** A vulnerability needs something on its line to be vulnerable: untrusted input, a
 dangerous operation (a query, a shell, a file path, deserialization, a redirect, a
@@ -27,18 +27,27 @@ note. A different claim on that line keeps the model's severity. bandit's hints 
 capped: bandit rates a pattern without context (`random.random()` is low whatever it
 is for), and judging it in context (a session cookie's value) is what the model is
 asked to do.
+
+**Claims on prose.** A bug or vulnerability needs code: a claim whose lines are all
+comments, docstrings or blank is lowered to `low` with a note. Dogfooding found it: a
+*high* "Repeating ruff hint" bug on a line of this module's docstring, which would have
+failed the hook. Python docstrings are found with the tokenizer on the whole new file
+(when the diff came with it); otherwise only blank and comment lines count.
 """
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import Mapping
+import tokenize
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from reviewer.types import Category, Finding, Hunk, Severity
 
 LOWERED_NOTE = "(lowered to low: the line touches no input, sink, crypto or secret)"
 ECHO_NOTE = "(kept at the analyzer's severity: the model repeated its hint)"
+PROSE_NOTE = "(lowered to low: the line is a comment, docstring or blank, not code)"
 ECHO_SOURCES = frozenset({"ruff"})  # see the module docstring for why bandit is not one
 
 _SECURITY_RELEVANT = re.compile(
@@ -143,3 +152,59 @@ def ground_echoed_hints(findings: tuple[Finding, ...], hints: tuple[Finding, ...
             f = replace(f, severity=cap, message=f"{f.message} {ECHO_NOTE}".strip())
         out.append(f)
     return tuple(out)
+
+
+def prose_lines(lines: Sequence[str], language: str) -> frozenset[int]:
+    """1-based numbers of the lines of a whole file that hold no code: blank, comment-only,
+    or (Python) part of a string that is a statement on its own, such as a docstring."""
+    prose = {n for n, text in enumerate(lines, 1) if not code_part(text, language).strip()}
+    if language == "python":
+        prose |= _python_string_statements("\n".join(lines) + "\n")
+    return frozenset(prose)
+
+
+_NOT_CODE = frozenset({tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING})
+
+
+def _python_string_statements(text: str) -> set[int]:
+    """Lines covered by statements made of nothing but string literals; none if the text
+    does not tokenize."""
+    out: set[int] = set()
+    statement: list[tokenize.TokenInfo] = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+                if statement and all(t.type == tokenize.STRING for t in statement):
+                    out.update(range(statement[0].start[0], statement[-1].end[0] + 1))
+                statement = []
+            elif tok.type not in _NOT_CODE:
+                statement.append(tok)
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return set()
+    return out
+
+
+def is_alarm_claim(finding: Finding) -> bool:
+    """A model bug or security finding above `low`: what the prose rule checks."""
+    return (finding.source == "model" and finding.category in (Category.BUG, Category.SECURITY)
+            and finding.severity is not Severity.LOW)
+
+
+def ground_prose_claims(findings: tuple[Finding, ...], prose: frozenset[int]) -> tuple[Finding, ...]:
+    """The model's findings, with bug and security claims whose every line is in `prose`
+    lowered to `low`."""
+    out = []
+    for f in findings:
+        if is_alarm_claim(f) and all(n in prose for n in range(f.line, f.end_line + 1)):
+            f = replace(f, severity=Severity.LOW, message=f"{f.message} {PROSE_NOTE}".strip())
+        out.append(f)
+    return tuple(out)
+
+
+def hunk_prose(hunk: Hunk, file_prose: frozenset[int] | None) -> frozenset[int]:
+    """Prose lines among the hunk's added lines: `file_prose` (prose_lines of the whole new
+    file) when it is known, else blank and comment lines found in the added lines alone."""
+    added = {ln.new_no: ln.text for ln in hunk.lines if ln.kind == "+" and ln.new_no is not None}
+    if file_prose is not None:
+        return frozenset(n for n in added if n in file_prose)
+    return frozenset(n for n, text in added.items() if not code_part(text, hunk.language).strip())

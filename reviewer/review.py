@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -16,7 +16,14 @@ from typing import Protocol
 from reviewer.backends import Backend, Completion, Message
 from reviewer.cache import ResultCache, cache_key
 from reviewer.config import Config
-from reviewer.grounding import ground_echoed_hints, ground_security_claims
+from reviewer.grounding import (
+    ground_echoed_hints,
+    ground_prose_claims,
+    ground_security_claims,
+    hunk_prose,
+    is_alarm_claim,
+    prose_lines,
+)
 from reviewer.parse import merge_duplicates, parse_findings
 from reviewer.prompting import PromptTemplate, load_template, review_messages, review_schema
 from reviewer.trivial import behaviour_preserving
@@ -100,16 +107,29 @@ def review_hunks(
     cache: ResultCache | None,
     progress: Progress,
     hints: tuple[Finding, ...] = (),
+    sources: Mapping[str, Sequence[str]] | None = None,
 ) -> Iterator[HunkResult]:
     """Review each hunk: from the cache when the same model saw the same prompt, else the model.
 
     Results come in hunk order. With a backend that takes several requests at once (a
     server), up to that many are in flight while earlier results are being yielded.
     `hints` (analyzer findings) on a hunk's lines are shown to the model with that hunk.
+    `sources` (path -> lines of the whole new file, where the diff came with it) lets
+    grounding tell docstrings from code.
     """
     template = load_template("review")
     schema = review_schema()
     plan: list[HunkResult | _Ask] = []
+    file_prose: dict[str, frozenset[int]] = {}
+
+    def prose_of(hunk: Hunk) -> frozenset[int]:
+        """The hunk's added lines that hold no code; each file is tokenized once, and only
+        when a finding needs it (a cached re-run must stay fast)."""
+        source = (sources or {}).get(hunk.path)
+        if source is not None and hunk.path not in file_prose:
+            file_prose[hunk.path] = prose_lines(source, hunk.language)
+        return hunk_prose(hunk, file_prose.get(hunk.path))
+
     for hunk in hunks:
         preserved = behaviour_preserving(hunk)
         if preserved is not None:
@@ -124,7 +144,7 @@ def review_hunks(
         # Keyed on the exact prompt: hunk, context, hints and template text all count.
         key = cache_key(backend.info.sha256, template.cache_tag, messages_digest(messages), str(config.max_tokens))
         completion = cache.get(key) if cache else None
-        plan.append(_result(hunk, completion, True, hunk_hints) if completion is not None
+        plan.append(_result(hunk, completion, True, hunk_hints, prose_of) if completion is not None
                     else _Ask(hunk, messages, key, hunk_hints))
 
     asks = [step for step in plan if isinstance(step, _Ask)]
@@ -139,7 +159,7 @@ def review_hunks(
             completion = next(answers)
             if cache:
                 cache.put(step.key, completion)
-            yield _result(step.hunk, completion, False, step.hints)
+            yield _result(step.hunk, completion, False, step.hints, prose_of)
     finally:
         answers.close()
 
@@ -160,11 +180,14 @@ def _answers(asks: list[_Ask], backend: Backend, schema: dict[str, object], max_
         pool.shutdown(wait=True, cancel_futures=True)  # a failure or an early stop sends nothing more
 
 
-def _result(hunk: Hunk, completion: Completion, cached: bool, hints: tuple[Finding, ...]) -> HunkResult:
+def _result(hunk: Hunk, completion: Completion, cached: bool, hints: tuple[Finding, ...],
+            prose_of: Callable[[Hunk], frozenset[int]]) -> HunkResult:
     """The hunk's findings from the model's answer, grounded (reviewer/grounding.py) in
-    its code and in the analyzer `hints` it was shown."""
+    its code (`prose_of`: its added lines that hold no code) and the analyzer `hints` it was shown."""
     parsed = parse_findings(completion.text, hunk)
     findings = ground_echoed_hints(ground_security_claims(parsed.findings, hunk), hints)
+    if any(is_alarm_claim(f) for f in findings):
+        findings = ground_prose_claims(findings, prose_of(hunk))
     if completion.confidence is not None:
         findings = tuple(replace(f, confidence=completion.confidence) for f in findings)
     return HunkResult(
@@ -216,7 +239,7 @@ def run_review(
     cached = prompt_tokens = completion_tokens = dropped = unreadable = 0
     progress.start(len(parsed.hunks))
     try:
-        for result in review_hunks(parsed.hunks, backend, config, cache, progress, hints):
+        for result in review_hunks(parsed.hunks, backend, config, cache, progress, hints, parsed.sources):
             progress.advance(result)
             if result.skipped_reason:
                 skipped.append(SkippedFile(f"{result.hunk.path}:{result.hunk.new_start}", result.skipped_reason))

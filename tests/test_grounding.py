@@ -8,7 +8,7 @@ from helpers import load_bench_script, make_finding, make_hunk
 from reviewer.backends.fake import FakeBackend
 from reviewer.grounding import ECHO_NOTE, LOWERED_NOTE, ground_echoed_hints, ground_security_claims, touches_security
 from reviewer.review import run_review
-from reviewer.types import Category, Finding, ParsedDiff, Severity
+from reviewer.types import Category, Finding, Hunk, ParsedDiff, Severity
 
 
 @pytest.mark.parametrize("code", [
@@ -187,3 +187,84 @@ def test_bench_replay_recomputes_hints_and_caps_echoes(tmp_path, capsys) -> None
     out = capsys.readouterr().out
     assert "| security claims grounded | - / 100% (2/2) | - | - / 100% (2/2) |" in out
     assert "| and lint echoes capped | - / 0% (0/2) | - | - / 0% (0/2) |" in out
+    assert "| and claims on prose lowered | - / 0% (0/2) | - | - / 0% (0/2) |" in out
+
+
+# -- claims on prose ------------------------------------------------------------------
+
+MODULE = (
+    '"""Module docstring.',            # 1
+    "",                                 # 2
+    "**Echoes of a lint.** prose",      # 3: inside the docstring
+    '"""',                              # 4
+    "",                                 # 5
+    "import os  # a comment",           # 6
+    "# only a comment",                 # 7
+    "def f(x):",                        # 8
+    '    """One line."""',              # 9
+    '    q = """',                      # 10: a string that is assigned: code
+    "    SELECT 1",                     # 11
+    '    """',                          # 12
+    "    return x",                     # 13
+)
+
+
+def test_prose_lines_are_blank_comment_and_docstring_lines() -> None:
+    from reviewer.grounding import prose_lines
+
+    assert prose_lines(MODULE, "python") == {1, 2, 3, 4, 5, 7, 9}
+
+
+def test_prose_lines_of_a_file_that_does_not_tokenize_are_blank_and_comment_lines() -> None:
+    from reviewer.grounding import prose_lines
+
+    assert prose_lines(('"""never closed', "x = 1", "# c", ""), "python") == {3, 4}
+    assert prose_lines(("int x; // c", "// only", "  "), "c") == {2, 3}
+
+
+def _module_hunk() -> Hunk:
+    return make_hunk(path="m.py", removed=(), added=MODULE, before=(), after=(), start=1)
+
+
+@pytest.mark.parametrize("line, lowered", [(3, True), (7, True), (9, True), (11, False), (13, False), (6, False)])
+def test_a_bug_claim_on_prose_is_lowered(line: int, lowered: bool) -> None:
+    from reviewer.grounding import PROSE_NOTE, ground_prose_claims, hunk_prose, prose_lines
+
+    hunk = _module_hunk()
+    claim = model_bug("Repeating ruff hint", line=line)
+    (f,) = ground_prose_claims((claim,), hunk_prose(hunk, prose_lines(MODULE, "python")))
+    assert (f.severity is Severity.LOW) is lowered
+    assert f.message.endswith(PROSE_NOTE) is lowered
+
+
+def test_without_the_whole_file_only_blank_and_comment_lines_are_prose() -> None:
+    from reviewer.grounding import hunk_prose
+
+    assert hunk_prose(_module_hunk(), None) == {2, 5, 7}
+
+
+def test_the_review_lowers_a_claim_on_a_docstring_line_when_it_has_the_file(config) -> None:
+    answer = {"analysis": "", "findings": [{"line": 3, "category": "bug", "severity": "high",
+                                            "title": "Repeating ruff hint", "message": "m", "suggestion": ""}]}
+    parsed = ParsedDiff((_module_hunk(),), sources={"m.py": MODULE})
+    (f,) = run_review(parsed, FakeBackend(responses=[answer]), config, cache=None).findings
+    assert f.severity is Severity.LOW
+    (f,) = run_review(ParsedDiff((_module_hunk(),)), FakeBackend(responses=[answer]), config, cache=None).findings
+    assert f.severity is Severity.HIGH  # without the file, line 3 could be code
+
+
+def test_bench_replay_lowers_claims_on_docstrings(tmp_path, capsys) -> None:
+    import json
+
+    replay = load_bench_script("grounding_replay")
+    diff = ("diff --git a/a.py b/a.py\nnew file mode 100644\n--- /dev/null\n+++ b/a.py\n@@ -0,0 +1,4 @@\n"
+            '+def f():\n+    """Returns two:\n+    the answer."""\n+    return 2\n')
+    case = {"id": "c1", "source": "QuixBugs", "label": "clean", "category": "bug", "diff": diff}
+    (tmp_path / "cases.jsonl").write_text(json.dumps(case) + "\n")
+    claim = {"path": "a.py", "line": 3, "end_line": 3, "category": "bug", "severity": "high",
+             "title": "Wrong answer", "message": "m", "source": "model"}
+    (tmp_path / "results.jsonl").write_text(json.dumps({"id": "c1", "findings": [claim]}) + "\n")
+    assert replay.main([str(tmp_path / "cases.jsonl"), "--results", str(tmp_path / "results.jsonl"), "--hints"]) == 0
+    out = capsys.readouterr().out
+    assert "| and lint echoes capped | - / 100% (1/1) | - | - / 100% (1/1) |" in out
+    assert "| and claims on prose lowered | - / 0% (0/1) | - | - / 0% (0/1) |" in out

@@ -126,7 +126,8 @@ class ReviewApp(ReviewActions, App[int]):
                 self.post_message(HintsReady(hints))
             hunks = tuple(self.session.parsed.hunks[i] for i in indices)
             job_cache: Any = RefreshCache(cache) if (bypass_cache and cache is not None) else cache
-            results = review_hunks(hunks, self._guarded, self.config, job_cache, NoProgress(), self._hints)
+            results = review_hunks(hunks, self._guarded, self.config, job_cache, NoProgress(), self._hints,
+                                   self.session.parsed.sources)
             for n, index in enumerate(indices, start=1):
                 if self._stop.is_set():
                     cancelled = True
