@@ -2,15 +2,15 @@
 
 Three rules, all applied to model findings only (analyzer findings are left alone):
 
-**Security claims on plain lines.** A vulnerability needs something on its line to be vulnerable: untrusted input, a
-dangerous operation (a query, a shell, a file path, deserialization, a redirect, a
-response), crypto or randomness, a secret, a parser, a socket, a permission. The
-1.5B model also calls plain lines vulnerable ("Reading results file without
-authentication" on `done = read_results(args.out)`, "SQL Injection" on
-`con = get_connection()`, a path traversal on the `'../' in name` check that prevents
-one). Such a claim is kept but lowered to `low` (so it is no alarm and does not fail
-the hook) with a note saying why; a claim whose lines touch any of those things keeps
-the model's severity.
+**Security claims on plain lines.** A vulnerability needs something on its line to be
+vulnerable: untrusted input, a dangerous operation (a query, a shell, a file path,
+deserialization, a redirect, a response), crypto or randomness, a secret, a parser, a
+socket, a permission. The 1.5B model also calls plain lines vulnerable ("Reading
+results file without authentication" on `done = read_results(args.out)`, "SQL
+Injection" on `con = get_connection()`, a path traversal on the `'../' in name` check
+that prevents one). Such a claim is kept but lowered to `low` (so it is no alarm and
+does not fail the hook) with a note saying why; a claim whose lines touch any of those
+things keeps the model's severity.
 
 The vocabulary below is deliberately broad: it only has to recognise lines that touch
 *nothing* security-relevant. Measured on the labelled cases in bench/quality.md.
