@@ -109,7 +109,7 @@ def touches_security(code: str, language: str = "python") -> bool:
 def lowers(finding: Finding, added: Mapping[int, str], language: str) -> bool:
     """Whether grounding lowers `finding`: a model security alarm none of whose lines
     (`added`: new line number -> text of the hunk's added lines) touches security."""
-    if finding.source != "model" or finding.category is not Category.SECURITY or finding.severity is Severity.LOW:
+    if not is_alarm_claim(finding) or finding.category is not Category.SECURITY:
         return False
     return not any(touches_security(added.get(n, ""), language) for n in range(finding.line, finding.end_line + 1))
 
@@ -117,9 +117,13 @@ def lowers(finding: Finding, added: Mapping[int, str], language: str) -> bool:
 def ground_security_claims(findings: tuple[Finding, ...], hunk: Hunk) -> tuple[Finding, ...]:
     """The model's findings, with security claims on lines that touch nothing
     security-relevant lowered to `low` (analyzer findings are left alone)."""
-    added = {ln.new_no: ln.text for ln in hunk.lines if ln.kind == "+" and ln.new_no is not None}
-    return tuple(replace(f, severity=Severity.LOW, message=f"{f.message} {LOWERED_NOTE}".strip()) if lowers(f, added, hunk.language)
-                 else f for f in findings)
+    added = hunk.added_lines
+    return tuple(_demoted(f, Severity.LOW, LOWERED_NOTE) if lowers(f, added, hunk.language) else f for f in findings)
+
+
+def _demoted(finding: Finding, severity: Severity, note: str) -> Finding:
+    """`finding` at `severity`, its message ending with the note that says why."""
+    return replace(finding, severity=severity, message=f"{finding.message} {note}".strip())
 
 
 _WORD = re.compile(r"[a-z0-9_]+")
@@ -149,7 +153,7 @@ def ground_echoed_hints(findings: tuple[Finding, ...], hints: tuple[Finding, ...
     for f in findings:
         cap = min((h.severity for h in hints if echoes(f, h)), key=lambda s: s.rank, default=None)
         if cap is not None and cap.rank < f.severity.rank:
-            f = replace(f, severity=cap, message=f"{f.message} {ECHO_NOTE}".strip())
+            f = _demoted(f, cap, ECHO_NOTE)
         out.append(f)
     return tuple(out)
 
@@ -196,7 +200,7 @@ def ground_prose_claims(findings: tuple[Finding, ...], prose: frozenset[int]) ->
     out = []
     for f in findings:
         if is_alarm_claim(f) and all(n in prose for n in range(f.line, f.end_line + 1)):
-            f = replace(f, severity=Severity.LOW, message=f"{f.message} {PROSE_NOTE}".strip())
+            f = _demoted(f, Severity.LOW, PROSE_NOTE)
         out.append(f)
     return tuple(out)
 
@@ -204,7 +208,7 @@ def ground_prose_claims(findings: tuple[Finding, ...], prose: frozenset[int]) ->
 def hunk_prose(hunk: Hunk, file_prose: frozenset[int] | None) -> frozenset[int]:
     """Prose lines among the hunk's added lines: `file_prose` (prose_lines of the whole new
     file) when it is known, else blank and comment lines found in the added lines alone."""
-    added = {ln.new_no: ln.text for ln in hunk.lines if ln.kind == "+" and ln.new_no is not None}
+    added = hunk.added_lines
     if file_prose is not None:
         return frozenset(n for n in added if n in file_prose)
     return frozenset(n for n, text in added.items() if not code_part(text, hunk.language).strip())

@@ -78,6 +78,11 @@ class Hunk:
         return frozenset(ln.new_no for ln in self.lines if ln.kind == "+" and ln.new_no is not None)
 
     @property
+    def added_lines(self) -> dict[int, str]:
+        """New-file line number -> text, for the added lines."""
+        return {ln.new_no: ln.text for ln in self.lines if ln.kind == "+" and ln.new_no is not None}
+
+    @property
     def content_key(self) -> str:
         """A digest of everything the model is shown for this hunk (cache key part)."""
         h = hashlib.sha256()
