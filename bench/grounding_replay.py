@@ -3,10 +3,11 @@
 reviewer/grounding.py lowers a model security claim to `low` (no alarm) when the lines it
 points at touch nothing security-relevant, caps a model finding that repeats a ruff hint
 at ruff's severity, and lowers bug/security claims on comments, docstrings and blank
-lines. This replays the rules on a `reviewer eval` results file, no model run: findings
+lines, and injection claims in functions no untrusted input flows through
+(reviewer/taint.py). This replays the rules on a `reviewer eval` results file, no model run: findings
 the pipeline already changed are restored first (they carry one of grounding's notes;
 restored as `medium`, the lowest alarm), so files written with or without grounding,
-or with an older vocabulary, give the same rows. The echo and prose rows need the
+or with an older vocabulary, give the same rows. The echo, prose and flow rows need the
 case's repository (analyzer hints, whole new files): --hints rebuilds it per case as
 `reviewer eval` does (ruff and bandit run; seconds for 192 cases).
 
@@ -33,10 +34,13 @@ from reviewer.grounding import (
     ECHO_NOTE,
     LOWERED_NOTE,
     PROSE_NOTE,
+    TAINT_NOTE,
+    FileFacts,
     ground_echoed_hints,
     ground_prose_claims,
     hunk_prose,
     lowers,
+    ground_untainted_claims,
     prose_lines,
 )
 from reviewer.types import Category, Finding, ParsedDiff, Severity
@@ -56,7 +60,7 @@ def added_lines(diff: str) -> dict[str, dict[int, str]]:
 def restored(finding: dict[str, Any]) -> dict[str, Any]:
     """A claim as the model made it (any lowered claim was an alarm: medium or high)."""
     message = finding.get("message", "")
-    notes = [note for note in (LOWERED_NOTE, ECHO_NOTE, PROSE_NOTE) if note in message]
+    notes = [note for note in (LOWERED_NOTE, ECHO_NOTE, PROSE_NOTE, TAINT_NOTE) if note in message]
     if not notes:
         return finding
     for note in notes:
@@ -111,6 +115,15 @@ def prose_rule(parsed: ParsedDiff) -> Callable[[Finding], Finding]:
     return rule
 
 
+def taint_rule(parsed: ParsedDiff) -> Callable[[Finding], Finding]:
+    facts = FileFacts(parsed.sources)
+
+    def rule(f: Finding) -> Finding:
+        hunk = next((h for h in parsed.hunks if h.path == f.path and f.line in h.added_line_numbers), None)
+        return f if hunk is None else ground_untainted_claims((f,), facts.taint(hunk))[0]
+    return rule
+
+
 def show_changes(case_id: str, label: str, before: list[dict[str, Any]], after: list[dict[str, Any]], verb: str) -> None:
     for b, a in zip(before, after):
         if b["severity"] != a["severity"]:
@@ -132,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     with_grounding: list[dict[str, Any]] = []
     with_echoes: list[dict[str, Any]] = []
     with_prose: list[dict[str, Any]] = []
+    with_taint: list[dict[str, Any]] = []
     for r in results:
         added = added_lines(cases[r["id"]]["diff"])
         findings = [restored(f) for f in r["findings"]]
@@ -149,14 +163,18 @@ def main(argv: list[str] | None = None) -> int:
             hints, parsed = case_inputs(cases[r["id"]])
             echoed = regrounded(kept, echo_rule(hints))
             prosed = regrounded(echoed, prose_rule(parsed))
+            untainted = regrounded(prosed, taint_rule(parsed))
             if args.show:
                 show_changes(r["id"], cases[r["id"]]["label"], kept, echoed, "capped")
                 show_changes(r["id"], cases[r["id"]]["label"], echoed, prosed, "prose")
+                show_changes(r["id"], cases[r["id"]]["label"], prosed, untainted, "no flow")
             with_echoes.append({**r, "findings": echoed})
             with_prose.append({**r, "findings": prosed})
+            with_taint.append({**r, "findings": untainted})
     rows = [("as the model made them", without), ("security claims grounded", with_grounding)]
     if args.hints:
-        rows += [("and lint echoes capped", with_echoes), ("and claims on prose lowered", with_prose)]
+        rows += [("and lint echoes capped", with_echoes), ("and claims on prose lowered", with_prose),
+                 ("and flow claims without a flow lowered", with_taint)]
     columns = [*KINDS, "ALL"]
     print("| model findings | " + " | ".join(f"{n} detection / false alarms" for n in columns) + " |")
     print("|---|" + "---|" * len(columns))

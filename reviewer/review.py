@@ -8,22 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from reviewer.analyzers import HINT_SOURCES
 from reviewer.backends import Backend, Completion, Message
 from reviewer.cache import ResultCache, cache_key
 from reviewer.config import Config
-from reviewer.grounding import (
-    ground_echoed_hints,
-    ground_prose_claims,
-    ground_security_claims,
-    hunk_prose,
-    is_alarm_claim,
-    prose_lines,
-)
+from reviewer.grounding import FileFacts, ground_model_findings
 from reviewer.parse import merge_duplicates, parse_findings
 from reviewer.prompting import PromptTemplate, load_template, review_messages, review_schema
 from reviewer.trivial import behaviour_preserving
@@ -115,27 +109,20 @@ def review_hunks(
     server), up to that many are in flight while earlier results are being yielded.
     `hints` (analyzer findings) on a hunk's lines are shown to the model with that hunk.
     `sources` (path -> lines of the whole new file, where the diff came with it) lets
-    grounding tell docstrings from code.
+    grounding tell docstrings from code and follow untrusted input through a function.
     """
     template = load_template("review")
     schema = review_schema()
     plan: list[HunkResult | _Ask] = []
-    file_prose: dict[str, frozenset[int]] = {}
-
-    def prose_of(hunk: Hunk) -> frozenset[int]:
-        """The hunk's added lines that hold no code; each file is tokenized once, and only
-        when a finding needs it (a cached re-run must stay fast)."""
-        source = (sources or {}).get(hunk.path)
-        if source is not None and hunk.path not in file_prose:
-            file_prose[hunk.path] = prose_lines(source, hunk.language)
-        return hunk_prose(hunk, file_prose.get(hunk.path))
+    facts = FileFacts(sources)
 
     for hunk in hunks:
         preserved = behaviour_preserving(hunk)
         if preserved is not None:
             plan.append(HunkResult(hunk, (), skipped_reason=preserved))
             continue
-        hunk_hints = tuple(f for f in hints if f.path == hunk.path and f.line in hunk.added_line_numbers)
+        hunk_hints = tuple(f for f in hints if f.source in HINT_SOURCES and f.path == hunk.path
+                           and f.line in hunk.added_line_numbers)
         prompt = fitting_prompt(hunk, config, template, hunk_hints)
         if prompt is None:
             plan.append(HunkResult(hunk, (), skipped_reason="too large for the model's context window (raise --ctx)"))
@@ -144,7 +131,7 @@ def review_hunks(
         # Keyed on the exact prompt: hunk, context, hints and template text all count.
         key = cache_key(backend.info.sha256, template.cache_tag, messages_digest(messages), str(config.max_tokens))
         completion = cache.get(key) if cache else None
-        plan.append(_result(hunk, completion, True, hunk_hints, prose_of) if completion is not None
+        plan.append(_result(hunk, completion, True, hunk_hints, facts) if completion is not None
                     else _Ask(hunk, messages, key, hunk_hints))
 
     asks = [step for step in plan if isinstance(step, _Ask)]
@@ -159,7 +146,7 @@ def review_hunks(
             completion = next(answers)
             if cache:
                 cache.put(step.key, completion)
-            yield _result(step.hunk, completion, False, step.hints, prose_of)
+            yield _result(step.hunk, completion, False, step.hints, facts)
     finally:
         answers.close()
 
@@ -181,13 +168,11 @@ def _answers(asks: list[_Ask], backend: Backend, schema: dict[str, object], max_
 
 
 def _result(hunk: Hunk, completion: Completion, cached: bool, hints: tuple[Finding, ...],
-            prose_of: Callable[[Hunk], frozenset[int]]) -> HunkResult:
+            facts: FileFacts) -> HunkResult:
     """The hunk's findings from the model's answer, grounded (reviewer/grounding.py) in
-    its code (`prose_of`: its added lines that hold no code) and the analyzer `hints` it was shown."""
+    its code, its whole new file (`facts`) and the analyzer `hints` it was shown."""
     parsed = parse_findings(completion.text, hunk)
-    findings = ground_echoed_hints(ground_security_claims(parsed.findings, hunk), hints)
-    if any(is_alarm_claim(f) for f in findings):
-        findings = ground_prose_claims(findings, prose_of(hunk))
+    findings = ground_model_findings(parsed.findings, hunk, hints, facts)
     if completion.confidence is not None:
         findings = tuple(replace(f, confidence=completion.confidence) for f in findings)
     return HunkResult(

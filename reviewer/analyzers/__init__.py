@@ -2,12 +2,15 @@
 
 An analyzer takes one Python source text (the new side of a file) and returns
 findings (source = the tool's name): bandit for security (reviewer.analyzers.bandit),
-ruff for a hand-picked set of bug rules (reviewer.analyzers.ruff). `analyze` runs
-both on every reviewed Python file — the whole file when the diff came with it, else
+ruff for a hand-picked set of bug rules (reviewer.analyzers.ruff), and reviewer's own
+taint analysis (reviewer.analyzers.taint: untrusted input reaching a dangerous call;
+whole files only, also Python 3.12 files that Python 3.11's parser rejects). `analyze` runs
+bandit and ruff on every reviewed Python file — the whole file when the diff came with it, else
 each hunk's new side on its own when that parses — and keeps findings on added lines
 only. ruff is told which of the two it got: rules that need the whole module (unused
 names, `return` outside a function, ...) run on whole files only. The review shows
-the findings to the model as hints and reports them beside the model's findings.
+bandit's and ruff's findings to the model as hints (HINT_SOURCES) and reports all of
+them beside the model's findings.
 
 Analyzer results are cached like model answers (keyed by the tool, its version, the
 path, whether the text is the whole file, and the exact text), so a re-run on an
@@ -27,6 +30,7 @@ from importlib import metadata
 from typing import NamedTuple
 
 from reviewer.analyzers import ruff
+from reviewer.analyzers import taint as taint_analyzer
 from reviewer.analyzers.bandit import bandit_findings
 from reviewer.backends import Completion
 from reviewer.cache import ResultCache, cache_key
@@ -36,6 +40,9 @@ from reviewer.types import Category, Finding, Hunk, ParsedDiff, Severity
 # with them (about 1 s per 100k lines): a hunk header claiming line 99,999,999 took minutes.
 # Hunks further down than this get no snippet (the whole file is used when it is known).
 MAX_SNIPPET_LINE = 20_000
+# Analyzers whose findings the prompt shows the model. Taint findings are not shown: the
+# model's claims are checked against the same analysis afterwards (reviewer/grounding.py).
+HINT_SOURCES = frozenset({"bandit", "ruff"})
 
 
 def hunk_snippet(hunk: Hunk) -> str | None:
@@ -160,6 +167,16 @@ def analyze(parsed: ParsedDiff, cache: ResultCache | None = None) -> tuple[Findi
     found: dict[tuple[str, int, str], Finding] = {}
     bandit_version = _tool_version("bandit")
     ruff_version = f"{_tool_version('ruff')}-{ruff.RULESET_TAG}"  # the rule table is part of the answer
+    python_paths = sorted({h.path for h in parsed.hunks if h.language == "python"})
+    for path in python_paths:
+        lines = parsed.sources.get(path)
+        if lines is None:
+            continue
+        text = "\n".join(lines) + "\n"
+        for finding in cached_findings("taint", taint_analyzer.VERSION, taint_analyzer.taint_findings, path, text,
+                                       cache, whole_file=True):
+            if (path, finding.line) in added:
+                found.setdefault((path, finding.line, finding.title), finding)
     for path, source, whole_file in python_sources(parsed):
         results = [
             *cached_findings("bandit", bandit_version, lambda p, s, _whole: bandit_findings(p, s),

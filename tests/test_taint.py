@@ -1,0 +1,265 @@
+"""Untrusted input into dangerous calls (reviewer/taint.py), Python 3.12 f-strings on 3.11
+(reviewer/pyparse.py), the taint analyzer and the grounding rule built on it."""
+
+import ast
+import textwrap
+
+import pytest
+from helpers import make_hunk
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reviewer.analyzers import HINT_SOURCES, analyze
+from reviewer.analyzers.taint import taint_findings
+from reviewer.backends.fake import FakeBackend
+from reviewer.grounding import TAINT_NOTE, ground_untainted_claims, is_flow_claim
+from reviewer.pyparse import parse_python, rewrite_fstrings
+from reviewer.review import run_review
+from reviewer.taint import PARAM, USER, analyze_source
+from reviewer.types import Category, Finding, ParsedDiff, Severity
+
+# -- pyparse ------------------------------------------------------------------------------
+
+PEP701 = textwrap.dedent("""\
+    def render(names, width):
+        head = f'{', '.join(names)}'  # Python 3.12: the f-string's own quote inside a field
+        body = (f"a{width!r:>{width}}"
+                'plain'  # implicitly joined
+                f'''tail
+    {names[0]}''')
+        return head + body
+    """)
+
+
+def test_python_312_fstrings_parse_and_keep_their_line_numbers() -> None:
+    tree = parse_python(PEP701)
+    assert tree is not None
+    assert [(type(s).__name__, s.lineno) for s in ast.walk(tree) if isinstance(s, ast.stmt)] == [
+        ("FunctionDef", 1), ("Assign", 2), ("Assign", 3), ("Return", 7)]
+    rewritten = rewrite_fstrings(PEP701)
+    assert rewritten.count("\n") == PEP701.count("\n")
+    assert "__fstring__((', '.join(names)))" in rewritten
+    assert "# Python 3.12" in rewritten  # comments are copied, quotes in them are not strings
+
+
+def test_code_that_parses_is_not_rewritten_and_non_python_is_none() -> None:
+    assert ast.dump(parse_python("x = f'{a}' 'b'\n")) == ast.dump(ast.parse("x = f'{a}' 'b'\n"))  # type: ignore[arg-type]
+    assert parse_python("def f(:\n") is None
+    assert parse_python("x = f'{unterminated\n") is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="fr'\"{}()[]:!=#\\ \nabx,+", max_size=60))
+def test_rewriting_any_text_never_raises(text: str) -> None:
+    parse_python(text)  # a tree or None, never an exception
+    analyze_source(text)
+
+
+# -- taint ----------------------------------------------------------------------------------
+
+def flows(body: str, header: str = "@app.route('/items/<id>', methods=['POST'])\ndef handler():\n") -> set[tuple[str, int]]:
+    """(kind, line) of the user-input flows in a Flask handler whose body is `body` (line 3 on)."""
+    report = analyze_source(header + textwrap.indent(textwrap.dedent(body), "    "))
+    assert report is not None
+    return {(f.kind, f.line) for s in report.scopes for f in s.flows if f.taint & USER}
+
+
+def test_request_data_into_a_formatted_query_is_a_flow_but_a_bound_parameter_is_not() -> None:
+    assert flows("""\
+        name = request.args.get("name")
+        cur.execute(f"SELECT * FROM users WHERE name = '{name}'")
+        """) == {("sql", 4)}
+    assert flows("""\
+        name = request.args.get("name")
+        cur.execute("SELECT * FROM users WHERE name = ?", (name,))
+        """) == set()
+
+
+@pytest.mark.parametrize("dataflow", [
+    # the value read is dropped by list operations with constant indices
+    "lst = ['safe', param, 'moresafe']\nlst.pop(0)\nbar = lst[1]",
+    "lst = []\nlst.append('safe')\nlst.append(param)\nlst.append('moresafe')\nlst.pop(0)\nbar = lst[1]",
+    # dict and config-parser entries with constant keys
+    "m = {}\nm['a'] = 'a-Value'\nm['b'] = param\nbar = m['b']\nbar = m['a']",
+    "import configparser\nc = configparser.ConfigParser()\nc.add_section('s')\nc.set('s', 'a', 'v')\n"
+    "c.set('s', 'b', param)\nbar = c.get('s', 'a')",
+    # conditions that fold to a constant
+    "num = 106\nbar = 'safe' if (7 * 18) + num > 200 else param",
+    "bar = 'This should never happen'\nif 'should' not in bar:\n    bar = param",
+    "guess = 'ABC'[1]\nmatch guess:\n    case 'A':\n        bar = param\n    case 'B':\n        bar = 'bob'\n"
+    "    case _:\n        bar = param",
+    # a copy taken before the input was appended
+    "s = ''\ncopy = s\ns += param\ncopy += 'ok'\nbar = copy",
+])
+def test_values_that_cannot_hold_the_input_reach_no_sink(dataflow: str) -> None:
+    body = 'param = request.cookies.get("c")\n' + dataflow + "\neval(bar)\n"
+    assert flows(body) == set()
+    tainted = body.replace("eval(bar)", "eval(param)")
+    assert {kind for kind, _ in flows(tainted)} == {"code"}
+
+
+@pytest.mark.parametrize("dataflow", [
+    "bar = param",
+    "bar = 'x' + param",
+    "s = 'help'\ns += param\ns += 'snapes on a plane'\nbar = s[4:-17]",
+    "bar = param.split(' ')[0]",
+    "lst = ['safe', param, 'moresafe']\nlst.pop(0)\nbar = lst[0]",
+    "m = {'a': 'v', 'b': param}\nbar = m['b']",
+    "import base64\nbar = base64.b64decode(base64.b64encode(param))",  # encoding is undone by decoding
+    "import io\nbuf = io.StringIO()\nbuf.write(param)\nbar = buf.getvalue()",
+    "import html\nbar = html.escape(param)",  # escaped for HTML, not for eval
+    "bar = 'safe'\nif flag():\n    bar = param",  # one branch carries it
+])
+def test_values_that_may_hold_the_input_reach_the_sink(dataflow: str) -> None:
+    body = 'param = request.form["p"]\n' + dataflow + "\neval(bar)\n"
+    assert {kind for kind, _ in flows(body)} == {"code"}
+
+
+def test_sanitizers_protect_only_the_sinks_they_are_for() -> None:
+    escaped = 'import html\nbar = html.escape(request.args["u"])\n'
+    assert flows(escaped + "return bar\n") == set()  # escaped HTML is safe to return
+    assert {k for k, _ in flows(escaped + "return redirect(bar)\n")} == {"redirect"}
+    quoted = "bar = request.args['u'].replace(\"'\", '&apos;')\n"
+    assert flows(quoted + "root.xpath(f\"//user[@name='{bar}']\")\n") == set()
+    assert {k for k, _ in flows(quoted + "os.system('ls ' + bar)\n")} == {"command"}
+
+
+def test_a_content_check_that_leaves_guards_what_follows_but_a_presence_check_does_not() -> None:
+    guarded = "name = request.args['f']\nif '../' in name:\n    return 'no'\nopen(name)\n"
+    assert flows(guarded) == set()
+    found = "q = request.query_string.decode()\nloc = q.find('x=')\nif loc == -1:\n    return 'no'\nopen(q[loc:])\n"
+    assert {k for k, _ in flows(found)} == {"path"}
+    assert {k for k, _ in flows("name = request.args['f']\nif not name:\n    return 'no'\nopen(name)\n")} == {"path"}
+
+
+def test_a_fixed_routes_path_is_no_input_but_a_variable_ones_is() -> None:
+    body = "parts = request.path.split('/')\nreturn parts[1]\n"
+    assert flows(body, header="@app.route('/benchmark/x-00/T1')\ndef h():\n") == set()
+    assert flows(body) == {("xss", 4)}
+
+
+def test_returning_input_is_xss_only_from_a_route_handler() -> None:
+    assert flows("return request.args['q']\n") == {("xss", 3)}
+    assert flows("return request.args['q']\n", header="def helper():\n") == set()
+    assert flows("resp = make_response(('ok', {'X-Value': request.args['q']}))\nreturn resp\n") == set()
+
+
+def test_parameters_taint_as_param_and_request_sources_as_user() -> None:
+    report = analyze_source("def run(cmd):\n    subprocess.run(cmd, shell=True)\n")
+    assert report is not None
+    (flow,) = [f for s in report.scopes for f in s.flows]
+    assert (flow.kind, flow.taint) == ("command", PARAM)
+    assert flows("subprocess.run(sys.argv[1], shell=True)\n", header="def main():\n") == {("command", 2)}
+
+
+def test_xml_parsing_is_a_sink_only_with_external_entities_on() -> None:
+    plain = "doc = xml.dom.minidom.parseString(request.data)\n"
+    assert flows(plain) == set()
+    risky = ("parser = xml.sax.make_parser()\nparser.setFeature(xml.sax.handler.feature_external_ges, True)\n"
+             "doc = xml.dom.minidom.parseString(request.data, parser)\n")
+    assert flows(risky) == {("xml", 5)}
+
+
+def test_query_results_are_stored_data_not_input() -> None:
+    body = "rows = cur.execute(f\"SELECT * FROM t WHERE a = '{request.args['a']}'\")\nreturn str(rows.fetchall())\n"
+    assert flows(body) == {("sql", 3)}  # the injection, not an XSS on the rows
+
+
+def test_scopes_nest_and_an_unanalysable_function_reports_so(monkeypatch) -> None:
+    report = analyze_source("def outer():\n    def inner(x):\n        eval(x)\n    return 1\n")
+    assert report is not None
+    assert report.scope_at(3).name == "inner" and report.scope_at(4).name == "outer"  # type: ignore[union-attr]
+    assert report.scope_at(3).analyzed  # type: ignore[union-attr]
+
+    def boom(self, *args):
+        raise RecursionError
+
+    monkeypatch.setattr("reviewer.taint._Function.statement", boom)
+    broken = analyze_source("def f():\n    x = 1\n")
+    assert broken is not None and not broken.scope_at(2).analyzed  # type: ignore[union-attr]
+
+
+# -- the analyzer ---------------------------------------------------------------------------
+
+HANDLER = textwrap.dedent("""\
+    from flask import request
+
+    @app.route('/run', methods=['POST'])
+    def run():
+        code = request.form['code']
+        return str(eval(code))
+    """)
+
+
+def test_the_analyzer_reports_user_flows_on_whole_files_only() -> None:
+    found = taint_findings("app.py", HANDLER, whole_file=True)
+    assert {f.title for f in found} == {"Untrusted input is executed as code", "Untrusted input is returned unescaped"}
+    (f,) = [f for f in found if "code" in f.title]
+    assert (f.line, f.category, f.severity, f.source) == (6, Category.SECURITY, Severity.HIGH, "taint")
+    assert "executed as code" in f.title and "`eval`" in f.message
+    assert taint_findings("app.py", HANDLER, whole_file=False) == []
+    assert taint_findings("lib.py", "def f(code):\n    eval(code)\n", whole_file=True) == []  # a parameter: no finding
+
+
+def _added_file(path: str, text: str) -> ParsedDiff:
+    lines = tuple(text.splitlines())
+    hunk = make_hunk(path=path, removed=(), added=lines, before=(), after=(), start=1)
+    return ParsedDiff((hunk,), sources={path: lines})
+
+
+def test_analyze_runs_taint_on_whole_new_files_and_the_review_does_not_show_it_to_the_model(config) -> None:
+    parsed = _added_file("app.py", HANDLER)
+    hints = analyze(parsed)
+    assert "taint" in {f.source for f in hints} and "taint" not in HINT_SOURCES
+    backend = FakeBackend(responses=[{"analysis": "", "findings": []}])
+    review = run_review(parsed, backend, config, cache=None, hints=hints)
+    assert "executed as code" not in backend.calls[0][1]["content"]
+    assert any(f.source == "taint" and f.line == 6 for f in review.findings)
+
+
+# -- grounding ------------------------------------------------------------------------------
+
+SAFE_HANDLER = textwrap.dedent("""\
+    from flask import request
+
+    @app.route('/user', methods=['POST'])
+    def user():
+        name = request.cookies.get("name")
+        cur.execute("SELECT * FROM users WHERE name = ?", (name,))
+        return "ok"
+    """)
+
+
+def claim(title: str, line: int = 6, message: str = "The cookie's value reaches the query.") -> Finding:
+    return Finding("app.py", line, line, Category.SECURITY, Severity.HIGH, title, message)
+
+
+def test_a_flow_claim_where_no_input_flows_is_lowered_with_a_note() -> None:
+    report = analyze_source(SAFE_HANDLER)
+    (f,) = ground_untainted_claims((claim("SQL Injection"),), report)
+    assert f.severity is Severity.LOW and f.message.endswith(TAINT_NOTE)
+    unsafe = analyze_source(SAFE_HANDLER.replace('"SELECT * FROM users WHERE name = ?", (name,)',
+                                                 "f\"SELECT * FROM users WHERE name = '{name}'\""))
+    assert ground_untainted_claims((claim("SQL Injection"),), unsafe)[0].severity is Severity.HIGH
+
+
+@pytest.mark.parametrize("title", ["Hard-coded secret", "Log injection", "Weak hash (MD5)", "XXE in parser"])
+def test_claims_the_analysis_cannot_judge_are_left_alone(title: str) -> None:
+    f = claim(title, message="The file path is hardcoded.")
+    assert not is_flow_claim(f)
+    assert ground_untainted_claims((f,), analyze_source(SAFE_HANDLER)) == (f,)
+
+
+def test_no_report_or_an_unparsed_file_lowers_nothing() -> None:
+    f = claim("SQL Injection")
+    assert ground_untainted_claims((f,), None) == (f,)
+    assert is_flow_claim(claim("Potential security vulnerability", message="pickle.loads on user data"))
+    assert not is_flow_claim(Finding("a.py", 1, 1, Category.BUG, Severity.HIGH, "SQL Injection", "m"))
+
+
+def test_the_review_lowers_the_models_injection_claim_on_a_safe_handler(config) -> None:
+    answer = {"analysis": "", "findings": [{"line": 6, "category": "security", "severity": "high",
+                                            "title": "SQL Injection", "message": "cookie into query", "suggestion": ""}]}
+    review = run_review(_added_file("app.py", SAFE_HANDLER), FakeBackend(responses=[answer]), config, cache=None)
+    (f,) = review.findings
+    assert (f.severity, f.source) == (Severity.LOW, "model") and f.message.endswith(TAINT_NOTE)
