@@ -24,11 +24,11 @@ def parse_python(text: str) -> ast.Module | None:
         warnings.simplefilter("ignore")  # invalid escapes in the code under review are not ours to report
         try:
             return ast.parse(text)
-        except (SyntaxError, ValueError):
-            pass
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            pass  # MemoryError, RecursionError: CPython's answer to very deeply nested code
         try:
             return ast.parse(rewrite_fstrings(text))
-        except (SyntaxError, ValueError, _Unterminated):
+        except (SyntaxError, ValueError, RecursionError, MemoryError, _Unterminated):
             return None
 
 

@@ -4,9 +4,11 @@ The model calls any handler that reads a cookie "SQL injection", also when the v
 read is thrown away before the query, or the query takes it as a bound parameter. Those
 are data-flow facts, and this module computes them for Python, one function at a time:
 
-- **sources**: anything read from `request` (Flask, Django, ...), `input()`, `sys.argv`,
-  `sys.stdin`, `os.environ`; and a function's parameters, which are kept apart
-  (`PARAM`): a caller may pass anything, but nothing says it does.
+- **sources**: anything read from `request` (Flask, Django, ...: `USER`); `input()`,
+  `sys.argv`, `sys.stdin`, `os.environ` (`LOCAL`: the operator's own input, so a CLI
+  that opens the file it is given is no finding); and a function's parameters (`PARAM`):
+  a caller may pass anything, but nothing says it does. Findings need `USER`; any bit
+  keeps the model's claims.
 - **values**: each variable is tracked as an abstract value: tainted or not, a known
   constant where one can be computed (`num = 106; 7 * 42 - num > 200` folds), and the
   elements of lists, dicts and config parsers built with constant keys and indices, so
@@ -37,8 +39,9 @@ from typing import NamedTuple
 
 from reviewer.pyparse import FSTRING_CALL, parse_python
 
-USER = 1  # read from a request, the command line, stdin or the environment
+USER = 1  # read from a request: someone else's data
 PARAM = 2  # a function parameter: may be anything
+LOCAL = 4  # the command line, stdin, the environment: the operator's own input
 
 
 class Val(NamedTuple):
@@ -132,7 +135,7 @@ class Flow(NamedTuple):
     line: int
     kind: str  # code, deserialization, command, sql, path, xpath, ldap, xml, redirect, request, session, header, xss
     sink: str  # the call, as written: "cur.execute", "eval", "return"
-    taint: int  # USER and/or PARAM
+    taint: int  # USER, PARAM, LOCAL bits
 
 
 class Scope(NamedTuple):
@@ -305,11 +308,14 @@ _COMPARES: dict[type, Callable[[object, object], object]] = {
     ast.GtE: operator.ge, ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,  # type: ignore[operator]
     ast.Is: operator.is_, ast.IsNot: operator.is_not,
 }
-_FOLDABLE_STR_METHODS = frozenset({"lower", "upper", "strip", "lstrip", "rstrip", "replace", "startswith", "endswith",
-                                   "split", "find", "join", "format", "encode", "decode", "title", "capitalize"})
+# String methods folded on constants: only those whose result is no longer than their inputs
+# (`replace`, `format` and `%` can build a string of any size out of a short one).
+_FOLDABLE_STR_METHODS = frozenset({"lower", "upper", "strip", "lstrip", "rstrip", "startswith", "endswith",
+                                   "split", "find", "encode", "decode", "title", "capitalize"})
 _CONTENT_CHECKS = frozenset({"startswith", "endswith", "isalnum", "isalpha", "isdigit", "isdecimal", "isnumeric",
                              "isidentifier", "isascii", "match", "fullmatch", "search"})
 _MAX_CONST = 10_000  # longest string or largest int folded; larger ones are left unknown
+_MAX_REPEATED_LOOP_DEPTH = 4
 
 
 class _Function:
@@ -320,6 +326,7 @@ class _Function:
         self.route = route
         self.flows: list[Flow] = []
         self.origins: dict[str, set[str]] = {}  # variable -> variables its value was computed from
+        self.loop_depth = 0
         # Python's XML parsers (and lxml 5) resolve no external entities unless asked to
         self.external_entities = False
 
@@ -418,10 +425,14 @@ class _Function:
 
     def loop(self, body: list[ast.stmt], orelse: list[ast.stmt], env: Env, bind_target: Callable[[Env], None]) -> Env | None:
         state: Env | None = env
-        for _ in range(2):  # enough for values to pass from one iteration to the next here
+        # Twice lets a value pass from one iteration to the next; nested loops would multiply
+        # the passes (2 ** depth), so deep ones run once.
+        self.loop_depth += 1
+        for _ in range(2 if self.loop_depth <= _MAX_REPEATED_LOOP_DEPTH else 1):
             inner = dict(state) if state is not None else dict(env)
             bind_target(inner)
             state = join_envs(state, self.block(body, inner))
+        self.loop_depth -= 1
         if state is None:
             return None
         return self.block(orelse, state) if orelse else state
@@ -529,7 +540,7 @@ class _Function:
             if chain == "request.path" and "request" not in env and self.route is not None and self.route.path:
                 return constant(self.route.path)  # a fixed route: the path is known
             if _is_source(chain, env):
-                return tainted(USER)
+                return tainted(LOCAL)
             return carried((self.expr(node.value, env),))
         if isinstance(node, ast.Call):
             return self.call(node, env)
@@ -609,7 +620,7 @@ class _Function:
 
     def binop(self, op: ast.operator, left: Val, right: Val) -> Val:
         fold = _BINOPS.get(type(op))
-        if fold and left.known and right.known:
+        if fold and left.known and right.known and _small_result(op, left.const, right.const):
             folded = _fold(fold, left.const, right.const)
             if folded is not None:
                 return folded
@@ -692,7 +703,7 @@ class _Function:
             return CLEAN  # rows, nodes, entries, file handles: data the program holds, not the request
         everything = carried((receiver, *args, *kwargs.values()))
         if _is_source(name, env):
-            return tainted(USER)
+            return tainted(LOCAL)
         if last in _NEUTRAL:
             return CLEAN
         if last in _DECODERS:
@@ -844,6 +855,17 @@ def _pattern_matches(pattern: ast.pattern, subject: Val) -> bool | None:
         verdicts = [_pattern_matches(p, subject) for p in pattern.patterns]
         return True if True in verdicts else (False if all(v is False for v in verdicts) else None)
     return None
+
+
+def _small_result(op: ast.operator, left: object, right: object) -> bool:
+    """Whether folding `left op right` stays small: `'a' * 10**9` or `'%9999999d' % 1` is not computed."""
+    if isinstance(op, ast.Mod) and isinstance(left, (str, bytes)):
+        return False
+    if isinstance(op, ast.Mult):
+        for seq, times in ((left, right), (right, left)):
+            if isinstance(seq, (str, bytes, tuple, list)) and isinstance(times, int):
+                return len(seq) * max(times, 0) <= _MAX_CONST
+    return True
 
 
 def _fold(fn: Callable[..., object], *operands: object) -> Val | None:

@@ -15,7 +15,7 @@ from reviewer.backends.fake import FakeBackend
 from reviewer.grounding import TAINT_NOTE, ground_untainted_claims, is_flow_claim
 from reviewer.pyparse import parse_python, rewrite_fstrings
 from reviewer.review import run_review
-from reviewer.taint import PARAM, USER, analyze_source
+from reviewer.taint import LOCAL, PARAM, USER, analyze_source
 from reviewer.types import Category, Finding, ParsedDiff, Severity
 
 # -- pyparse ------------------------------------------------------------------------------
@@ -149,7 +149,9 @@ def test_parameters_taint_as_param_and_request_sources_as_user() -> None:
     assert report is not None
     (flow,) = [f for s in report.scopes for f in s.flows]
     assert (flow.kind, flow.taint) == ("command", PARAM)
-    assert flows("subprocess.run(sys.argv[1], shell=True)\n", header="def main():\n") == {("command", 2)}
+    cli = analyze_source("def main():\n    subprocess.run(sys.argv[1], shell=True)\n")
+    assert cli is not None
+    assert [(f.kind, f.taint) for s in cli.scopes for f in s.flows] == [("command", LOCAL)]  # a flow, no finding
 
 
 def test_xml_parsing_is_a_sink_only_with_external_entities_on() -> None:
@@ -199,6 +201,7 @@ def test_the_analyzer_reports_user_flows_on_whole_files_only() -> None:
     assert "executed as code" in f.title and "`eval`" in f.message
     assert taint_findings("app.py", HANDLER, whole_file=False) == []
     assert taint_findings("lib.py", "def f(code):\n    eval(code)\n", whole_file=True) == []  # a parameter: no finding
+    assert taint_findings("cli.py", "import sys\nopen(sys.argv[1])\n", whole_file=True) == []  # the operator's own
 
 
 def _added_file(path: str, text: str) -> ParsedDiff:
@@ -263,3 +266,12 @@ def test_the_review_lowers_the_models_injection_claim_on_a_safe_handler(config) 
     review = run_review(_added_file("app.py", SAFE_HANDLER), FakeBackend(responses=[answer]), config, cache=None)
     (f,) = review.findings
     assert (f.severity, f.source) == (Severity.LOW, "model") and f.message.endswith(TAINT_NOTE)
+
+
+def test_pathological_code_is_analysed_in_bounded_time_and_memory() -> None:
+    huge = "def f():\n    s = 'a' * 10**9\n    t = '%999999999d' % 1\n    u = 'x'.replace('x', 'y' * 5000)\n    eval(s)\n"
+    assert analyze_source(huge) is not None  # nothing is folded into a gigabyte string
+    nested = "def f(x):\n" + "".join("    " * (d + 1) + f"for i{d} in x:\n" for d in range(12)) + "    " * 13 + "eval(x)\n"
+    report = analyze_source(nested)
+    assert report is not None and report.scope_at(14).flows  # 12 nested loops: linear, not 2**12 passes
+    parse_python("x = " + "(" * 5000 + ")" * 5000)  # too deep for CPython's parser: None, not an exception

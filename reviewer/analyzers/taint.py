@@ -1,7 +1,7 @@
 """reviewer's own taint analysis (reviewer/taint.py) on one source text, as reviewer Findings.
 
-A finding is reported where untrusted input (request data, the command line, stdin, the
-environment; not mere function parameters) reaches a dangerous call with nothing on the
+A finding is reported where request data (not the command line, stdin or environment of
+a CLI, which are its operator's; not mere function parameters) reaches a dangerous call with nothing on the
 way that makes it safe for that call. Whole files only: a hunk alone does not show where
 its values come from.
 """
