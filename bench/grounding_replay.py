@@ -36,6 +36,7 @@ from reviewer.grounding import (
     PROSE_NOTE,
     TAINT_NOTE,
     FileFacts,
+    ground_analyzer_flows,
     ground_echoed_hints,
     ground_prose_claims,
     hunk_prose,
@@ -119,6 +120,8 @@ def taint_rule(parsed: ParsedDiff) -> Callable[[Finding], Finding]:
     facts = FileFacts(parsed.sources)
 
     def rule(f: Finding) -> Finding:
+        if f.source == "bandit":  # one that no model claim was merged with
+            return ground_analyzer_flows((f,), facts)[0]
         hunk = next((h for h in parsed.hunks if h.path == f.path and f.line in h.added_line_numbers), None)
         return f if hunk is None else ground_untainted_claims((f,), facts.taint(hunk))[0]
     return rule

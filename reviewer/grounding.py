@@ -37,6 +37,10 @@ in a function where no untrusted value (request data, and to be safe any paramet
 reaches any dangerous call is lowered to `low` with a note. Claims of kinds the analysis
 has no sinks for (log, header, template injection...), claims that are about no flow
 (a hardcoded secret, a weak hash) and claims in files it cannot parse are left alone.
+bandit's warnings on the same calls (eval, pickle, a shell, an SQL string) are lowered
+the same way where findings are reported (`ground_analyzer_flows`): bandit rates
+`eval(x)` whatever `x` holds, and merged with the model's lowered claim on that line it
+would raise it back to an alarm.
 
 **Claims on prose.** A bug or vulnerability needs code: a claim whose lines are all
 comments, docstrings or blank is lowered to `low` with a note. Dogfooding found it: a
@@ -289,12 +293,43 @@ class FileFacts:
 
     def taint(self, hunk: Hunk) -> TaintReport | None:
         """The taint analysis of the hunk's whole new file; None when there is no file or it is not Python."""
-        source = self.sources.get(hunk.path)
-        if source is None or hunk.language != "python":
+        return self.taint_of(hunk.path) if hunk.language == "python" else None
+
+    def taint_of(self, path: str) -> TaintReport | None:
+        """The taint analysis of the whole new Python file at `path`; None when it is not known."""
+        source = self.sources.get(path)
+        if source is None:
             return None
-        if hunk.path not in self._taint:
-            self._taint[hunk.path] = analyze_source("\n".join(source))
-        return self._taint[hunk.path]
+        if path not in self._taint:
+            self._taint[path] = analyze_source("\n".join(source))
+        return self._taint[path]
+
+
+# bandit's tests for calls that are dangerous only with untrusted input: eval/exec, pickle,
+# marshal, yaml.load, a shell, an SQL string, urlopen. (Its XML parser tests are about
+# entity handling, which the taint analysis does not judge.)
+_BANDIT_FLOW_TESTS = frozenset({"B102", "B307", "B301", "B302", "B506", "B602", "B604", "B605", "B608", "B310"})
+_BANDIT_TEST_ID = re.compile(r"\((B\d{3})\)$")
+
+
+def ground_analyzer_flows(findings: tuple[Finding, ...], facts: FileFacts) -> tuple[Finding, ...]:
+    """Analyzer findings, with bandit's dangerous-call warnings lowered to `low` like the model's
+    flow claims: where the taint analysis saw no untrusted value reach any sink in the function.
+
+    bandit rates `eval(x)` medium whatever `x` is; merged with the model's claim on the same
+    line it would otherwise raise a claim this rule lowered back to an alarm. Applied where
+    analyzer findings are reported (not to the hints the model is shown, so prompts do not change).
+    """
+    out = []
+    for f in findings:
+        test = _BANDIT_TEST_ID.search(f.title)
+        if f.source == "bandit" and test and test.group(1) in _BANDIT_FLOW_TESTS and f.severity is not Severity.LOW:
+            report = facts.taint_of(f.path)
+            scope = report.scope_at(f.line) if report is not None else None
+            if scope is not None and scope.analyzed and not scope.flows:
+                f = _demoted(f, Severity.LOW, TAINT_NOTE)
+        out.append(f)
+    return tuple(out)
 
 
 def ground_model_findings(findings: tuple[Finding, ...], hunk: Hunk, hints: tuple[Finding, ...],

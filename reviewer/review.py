@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -17,7 +17,7 @@ from reviewer.analyzers import HINT_SOURCES
 from reviewer.backends import Backend, Completion, Message
 from reviewer.cache import ResultCache, cache_key
 from reviewer.config import Config
-from reviewer.grounding import FileFacts, ground_model_findings
+from reviewer.grounding import FileFacts, ground_analyzer_flows, ground_model_findings
 from reviewer.parse import merge_duplicates, parse_findings
 from reviewer.prompting import PromptTemplate, load_template, review_messages, review_schema
 from reviewer.trivial import behaviour_preserving
@@ -101,20 +101,20 @@ def review_hunks(
     cache: ResultCache | None,
     progress: Progress,
     hints: tuple[Finding, ...] = (),
-    sources: Mapping[str, Sequence[str]] | None = None,
+    facts: FileFacts | None = None,
 ) -> Iterator[HunkResult]:
     """Review each hunk: from the cache when the same model saw the same prompt, else the model.
 
     Results come in hunk order. With a backend that takes several requests at once (a
     server), up to that many are in flight while earlier results are being yielded.
     `hints` (analyzer findings) on a hunk's lines are shown to the model with that hunk.
-    `sources` (path -> lines of the whole new file, where the diff came with it) lets
-    grounding tell docstrings from code and follow untrusted input through a function.
+    `facts` (the whole new files, where the diff came with them) lets grounding tell
+    docstrings from code and follow untrusted input through a function.
     """
     template = load_template("review")
     schema = review_schema()
     plan: list[HunkResult | _Ask] = []
-    facts = FileFacts(sources)
+    facts = facts or FileFacts(None)
 
     for hunk in hunks:
         preserved = behaviour_preserving(hunk)
@@ -223,8 +223,9 @@ def run_review(
     skipped: list[SkippedFile] = list(parsed.skipped)
     cached = prompt_tokens = completion_tokens = dropped = unreadable = 0
     progress.start(len(parsed.hunks))
+    facts = FileFacts(parsed.sources)
     try:
-        for result in review_hunks(parsed.hunks, backend, config, cache, progress, hints, parsed.sources):
+        for result in review_hunks(parsed.hunks, backend, config, cache, progress, hints, facts):
             progress.advance(result)
             if result.skipped_reason:
                 skipped.append(SkippedFile(f"{result.hunk.path}:{result.hunk.new_start}", result.skipped_reason))
@@ -248,5 +249,6 @@ def run_review(
         dropped_findings=dropped,
         unreadable_answers=unreadable,
     )
-    merged = merge_analyzer_findings(findings, tuple(f for f in hints if keep_finding(f, config)))
+    analyzer = ground_analyzer_flows(hints, facts)
+    merged = merge_analyzer_findings(findings, tuple(f for f in analyzer if keep_finding(f, config)))
     return Review(backend.info, tuple(merge_duplicates(merged)), stats=stats, hunks=parsed.hunks)

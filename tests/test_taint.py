@@ -275,3 +275,36 @@ def test_pathological_code_is_analysed_in_bounded_time_and_memory() -> None:
     report = analyze_source(nested)
     assert report is not None and report.scope_at(14).flows  # 12 nested loops: linear, not 2**12 passes
     parse_python("x = " + "(" * 5000 + ")" * 5000)  # too deep for CPython's parser: None, not an exception
+
+
+GUARDED_EVAL = textwrap.dedent("""\
+    from flask import request
+
+    @app.route('/calc', methods=['POST'])
+    def calc():
+        expr = request.form['expr']
+        if not expr.startswith("'") or not expr.endswith("'"):
+            return 'only a quoted literal'
+        return str(len(eval(expr)))
+    """)
+
+
+def test_bandits_dangerous_call_warning_is_grounded_where_reported_not_where_shown(config) -> None:
+    """bandit rates eval medium whatever it evaluates; merged with the model's lowered claim on the
+    same line it would make the claim an alarm again. The model still sees bandit's hint as it was."""
+    parsed = _added_file("app.py", GUARDED_EVAL)
+    hints = analyze(parsed)
+    (bandit,) = [f for f in hints if f.source == "bandit" and "B307" in f.title]
+    assert bandit.severity is Severity.MEDIUM and bandit.line == 8
+    answer = {"analysis": "", "findings": [{"line": 8, "category": "security", "severity": "high",
+                                            "title": "Use of eval", "message": "eval on user input", "suggestion": ""}]}
+    backend = FakeBackend(responses=[answer])
+    review = run_review(parsed, backend, config, cache=None, hints=hints)
+    assert "ast.literal_eval" in backend.calls[0][1]["content"] and TAINT_NOTE not in backend.calls[0][1]["content"]
+    (f,) = [f for f in review.findings if f.line == 8]
+    assert (f.source, f.severity) == ("model", Severity.LOW) and f.message.endswith(TAINT_NOTE)
+    unguarded = _added_file("app.py", GUARDED_EVAL.replace("if not expr.startswith(\"'\") or not expr.endswith(\"'\")",
+                                                           "if not expr"))  # a presence check guards nothing
+    assert any(f.line == 8 and f.severity is not Severity.LOW
+               for f in run_review(unguarded, FakeBackend(responses=[answer]), config, cache=None,
+                                   hints=analyze(unguarded)).findings)

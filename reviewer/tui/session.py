@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from reviewer.baseline import Baseline
 from reviewer.config import Config
+from reviewer.grounding import FileFacts, ground_analyzer_flows
 from reviewer.parse import merge_duplicates
 from reviewer.review import HunkResult, keep_finding, merge_analyzer_findings
 from reviewer.tui.edits import Edit
@@ -73,7 +74,8 @@ class Session:
         self._remerge()
 
     def set_hints(self, hints: tuple[Finding, ...]) -> None:
-        self.hints = hints
+        """Analyzer findings, grounded as `run_review` reports them (bandit's dangerous calls where nothing flows)."""
+        self.hints = ground_analyzer_flows(hints, FileFacts(self.parsed.sources))
         self._remerge()
 
     def _remerge(self) -> None:
