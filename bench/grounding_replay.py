@@ -39,9 +39,9 @@ from reviewer.grounding import (
     ground_analyzer_flows,
     ground_echoed_hints,
     ground_prose_claims,
+    ground_untainted_claims,
     hunk_prose,
     lowers,
-    ground_untainted_claims,
     prose_lines,
 )
 from reviewer.types import Category, Finding, ParsedDiff, Severity

@@ -1,6 +1,7 @@
 """Ground the model's claims in the code they point at and the hints it was shown.
 
-Four rules, all applied to model findings only (analyzer findings are left alone):
+Four rules on the model's findings; analyzer findings are left alone, except bandit's
+dangerous-call warnings, which the fourth rule grounds too:
 
 **Security claims on plain lines.** A vulnerability needs something on its line to be
 vulnerable: untrusted input, a dangerous operation (a query, a shell, a file path,
@@ -30,8 +31,8 @@ asked to do.
 
 **Claims where no input flows.** The model calls a handler that reads a cookie "SQL
 injection" also when the value is thrown away before the query (`bar = lst[1]` after
-`lst.pop(0)`), or bound as a query parameter: 10 of the 15 false alarms left on OWASP's
-safe handlers. `reviewer/taint.py` follows values through each function of the whole new
+`lst.pop(0)`), or bound as a query parameter: 12 of the 15 false alarms left on the 33 safe
+OWASP handlers of bench/quality.md. `reviewer/taint.py` follows values through each function of the whole new
 file; an injection-type claim (injection, traversal, eval, deserialization, redirect...)
 in a function where no untrusted value (request data, and to be safe any parameter)
 reaches any dangerous call is lowered to `low` with a note. Claims of kinds the analysis
@@ -240,8 +241,8 @@ _FLOW_CLAIM = re.compile(
 # ... unless it names a kind the analysis has no sinks for (which it therefore cannot clear), or a
 # weakness that is no flow at all (a hardcoded secret, a weak hash: "the file path is hardcoded").
 _NOT_A_MODELLED_FLOW = re.compile(
-    r"(?i)\blog|header|template|\bxxe\b|external.entit|\bxml\b|\bssti\b|jinja|regex|redos|format.string|nosql|mongo|csv|e-?mail|smtp|\bzip|\btar|"
-    r"archive|billion.laughs|xml.bomb|\bcrlf|response.splitting|"
+    r"(?i)\blog|header|template|\bxxe\b|external.entit|\bxml\b|\bssti\b|jinja|regex|redos|format.string|"
+    r"nosql|mongo|csv|e-?mail|smtp|\bzip|\btar|archive|billion.laughs|xml.bomb|\bcrlf|response.splitting|"
     r"hard.?coded|secret|password|credential|\bhash|md5|sha-?1\b|crypt|random|cookie|\btoken|\bkey\b|debug|permission"
 )
 

@@ -19,14 +19,15 @@ are data-flow facts, and this module computes them for Python, one function at a
   `secure_filename`/`basename`, and `.replace(quote, ...)` that removes a quote character;
   and a guard that checks a value's content and leaves (`if '../' in name: return`).
 - **sinks**: eval/exec, deserializers, shells, SQL `execute` (the query, not its bound
-  parameters), file paths, XPath, LDAP, XML parsers, redirects, outgoing requests,
-  writes to the session, and a route handler's returned body (XSS).
+  parameters), file paths, XPath, LDAP, XML parsers with external entities on, redirects,
+  outgoing requests, writes to the session or a response header, and a route handler's
+  returned body (XSS).
 
 Everything unknown is assumed to carry taint (an unknown call returns what its
 arguments carry), so "no flow" is the claim that has to be right: `grounding` uses it to
 lower the model's injection claims where no untrusted value reaches any sink. A function
 that cannot be analysed (anything raises) reports `analyzed=False` and lowers nothing.
-Measured on OWASP BenchmarkPython's 815 labelled handlers in `bench/taint_owasp.py`.
+Measured on the labelled cases, alone and as grounding, in `bench/taint_eval.py` and bench/quality.md.
 """
 
 from __future__ import annotations
@@ -175,8 +176,8 @@ def _analyze_scope(report: TaintReport, name: str, start: int, end: int, body: l
     try:
         analysis.block(body, dict(env))
     except (RecursionError, ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
-            ZeroDivisionError, MemoryError) as exc:
-        del exc  # an unanalysable function lowers nothing
+            ZeroDivisionError, MemoryError):
+        # code this analysis does not handle: the function is marked unanalysed and lowers nothing
         report.scopes.append(Scope(name, start, end, False, ()))
         return
     report.scopes.append(Scope(name, start, end, True, tuple(analysis.flows)))
@@ -226,7 +227,8 @@ _SOURCE_CHAINS = ("sys.argv", "sys.stdin", "os.environ", "os.getenv", "input", "
 # Calls whose result cannot carry an injection, whatever goes in.
 _NEUTRAL = frozenset({
     "int", "float", "bool", "len", "abs", "round", "hash", "ord", "isinstance", "hasattr", "callable", "id",
-    "hexdigest", "digest", "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "blake2b", "blake2s", "uuid4", "uuid5", "uuid3",
+    "hexdigest", "digest", "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "blake2b", "blake2s",
+    "uuid4", "uuid5", "uuid3",
 })
 _QUOTED_CONTEXTS = frozenset({"sql", "xpath"})  # a value without quotes cannot close a quoted literal there
 # Calls that make their result safe for some sinks only: HTML escaping does nothing for a redirect.
@@ -258,13 +260,15 @@ _SINK_FUNCTIONS: dict[str, _Sink] = {
     "subprocess.Popen": ("command", (0,), ("args",)), "subprocess.check_output": ("command", (0,), ("args",)),
     "subprocess.check_call": ("command", (0,), ("args",)), "subprocess.getoutput": ("command", (0,), ()),
     "subprocess.getstatusoutput": ("command", (0,), ()), "commands.getoutput": ("command", (0,), ()),
-    "open": ("path", (0,), ("file",)), "io.open": ("path", (0,), ("file",)), "codecs.open": ("path", (0,), ("filename",)),
+    "open": ("path", (0,), ("file",)), "io.open": ("path", (0,), ("file",)),
+    "codecs.open": ("path", (0,), ("filename",)),
     "os.open": ("path", (0,), ()), "os.remove": ("path", (0,), ()), "os.unlink": ("path", (0,), ()),
     "os.rmdir": ("path", (0,), ()), "os.removedirs": ("path", (0,), ()), "os.rename": ("path", None, ()),
     "os.replace": ("path", None, ()), "os.mkdir": ("path", (0,), ()), "os.makedirs": ("path", (0,), ()),
     "os.listdir": ("path", (0,), ()), "os.scandir": ("path", (0,), ()), "os.walk": ("path", (0,), ()),
     "os.stat": ("path", (0,), ()), "os.path.exists": ("path", (0,), ()), "os.path.isfile": ("path", (0,), ()),
-    "os.path.isdir": ("path", (0,), ()), "os.path.getsize": ("path", (0,), ()), "os.chmod": ("path", (0,), ()), "os.chown": ("path", (0,), ()),
+    "os.path.isdir": ("path", (0,), ()), "os.path.getsize": ("path", (0,), ()), "os.chmod": ("path", (0,), ()),
+    "os.chown": ("path", (0,), ()),
     "shutil.copy": ("path", None, ()), "shutil.copyfile": ("path", None, ()), "shutil.copytree": ("path", None, ()),
     "shutil.move": ("path", None, ()), "shutil.rmtree": ("path", (0,), ()), "send_file": ("path", (0,), ()),
     "send_from_directory": ("path", (1,), ("path", "filename")), "fileinput.input": ("path", (0,), ()),
@@ -296,6 +300,7 @@ _BARE_SINKS = frozenset({"redirect", "urlopen", "send_file", "send_from_director
 _MUTATORS = frozenset({"write", "writelines", "append", "appendleft", "extend", "add", "update", "insert", "put",
                        "push", "setdefault", "set"})
 _READS_STORED_DATA = frozenset({"sql", "xpath", "ldap", "path", "xml"})
+_EMPTY_MAPPINGS = frozenset({"ConfigParser", "RawConfigParser", "SafeConfigParser", "dict", "OrderedDict", "defaultdict"})
 _RESPONSE_CALLS = frozenset({"make_response", "Response", "HttpResponse", "jsonify"})
 _SAFE_LOADERS = ("SafeLoader", "CSafeLoader", "BaseLoader")
 
@@ -314,7 +319,7 @@ _FOLDABLE_STR_METHODS = frozenset({"lower", "upper", "strip", "lstrip", "rstrip"
                                    "split", "find", "encode", "decode", "title", "capitalize"})
 _CONTENT_CHECKS = frozenset({"startswith", "endswith", "isalnum", "isalpha", "isdigit", "isdecimal", "isnumeric",
                              "isidentifier", "isascii", "match", "fullmatch", "search"})
-_MAX_CONST = 10_000  # longest string or largest int folded; larger ones are left unknown
+_MAX_CONST = 10_000  # longest string folded (ints: up to 10**12); larger ones are left unknown
 _MAX_REPEATED_LOOP_DEPTH = 4
 
 
@@ -423,7 +428,8 @@ class _Function:
                 after_else[name] = CLEAN
         return join_envs(after_body, after_else)
 
-    def loop(self, body: list[ast.stmt], orelse: list[ast.stmt], env: Env, bind_target: Callable[[Env], None]) -> Env | None:
+    def loop(self, body: list[ast.stmt], orelse: list[ast.stmt], env: Env,
+             bind_target: Callable[[Env], None]) -> Env | None:
         state: Env | None = env
         # Twice lets a value pass from one iteration to the next; nested loops would multiply
         # the passes (2 ** depth), so deep ones run once.
@@ -662,7 +668,8 @@ class _Function:
             if value.format_spec is not None:
                 self.expr(value.format_spec, env)
             inners.append(inner)
-            if inner.known and value.conversion == -1 and value.format_spec is None and isinstance(inner.const, (str, int)):
+            plain = value.conversion == -1 and value.format_spec is None
+            if inner.known and plain and isinstance(inner.const, (str, int)):
                 parts.append(str(inner.const))
             else:
                 known = False
@@ -718,7 +725,7 @@ class _Function:
             if body.items:  # make_response((body, headers)): only the body is rendered
                 body = body.items[0]
             return carried((body,))
-        if last in ("ConfigParser", "RawConfigParser", "SafeConfigParser", "dict", "OrderedDict", "defaultdict") and not args:
+        if last in _EMPTY_MAPPINGS and not args:
             return mapping(())
         if last in ("list", "tuple") and not args:
             return sequence(())

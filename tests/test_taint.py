@@ -81,13 +81,13 @@ def test_request_data_into_a_formatted_query_is_a_flow_but_a_bound_parameter_is_
     "lst = []\nlst.append('safe')\nlst.append(param)\nlst.append('moresafe')\nlst.pop(0)\nbar = lst[1]",
     # dict and config-parser entries with constant keys
     "m = {}\nm['a'] = 'a-Value'\nm['b'] = param\nbar = m['b']\nbar = m['a']",
-    "import configparser\nc = configparser.ConfigParser()\nc.add_section('s')\nc.set('s', 'a', 'v')\n"
-    "c.set('s', 'b', param)\nbar = c.get('s', 'a')",
+    ("import configparser\nc = configparser.ConfigParser()\nc.add_section('s')\nc.set('s', 'a', 'v')\n"
+     "c.set('s', 'b', param)\nbar = c.get('s', 'a')"),
     # conditions that fold to a constant
     "num = 106\nbar = 'safe' if (7 * 18) + num > 200 else param",
     "bar = 'This should never happen'\nif 'should' not in bar:\n    bar = param",
-    "guess = 'ABC'[1]\nmatch guess:\n    case 'A':\n        bar = param\n    case 'B':\n        bar = 'bob'\n"
-    "    case _:\n        bar = param",
+    ("guess = 'ABC'[1]\nmatch guess:\n    case 'A':\n        bar = param\n    case 'B':\n        bar = 'bob'\n"
+     "    case _:\n        bar = param"),
     # a copy taken before the input was appended
     "s = ''\ncopy = s\ns += param\ncopy += 'ok'\nbar = copy",
 ])
