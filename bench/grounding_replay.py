@@ -40,11 +40,9 @@ from reviewer.grounding import (
     ground_echoed_hints,
     ground_prose_claims,
     ground_untainted_claims,
-    hunk_prose,
     lowers,
-    prose_lines,
 )
-from reviewer.types import Category, Finding, ParsedDiff, Severity
+from reviewer.types import Category, Finding, Hunk, ParsedDiff, Severity
 
 
 def added_lines(diff: str) -> dict[str, dict[int, str]]:
@@ -105,24 +103,23 @@ def echo_rule(hints: tuple[Finding, ...]) -> Callable[[Finding], Finding]:
     return lambda f: ground_echoed_hints((f,), hints)[0]
 
 
-def prose_rule(parsed: ParsedDiff) -> Callable[[Finding], Finding]:
+def hunk_at(parsed: ParsedDiff, f: Finding) -> Hunk | None:
+    """The hunk whose added lines hold the finding's line (results files do not record hunks)."""
+    return next((h for h in parsed.hunks if h.path == f.path and f.line in h.added_line_numbers), None)
+
+
+def prose_rule(parsed: ParsedDiff, facts: FileFacts) -> Callable[[Finding], Finding]:
     def rule(f: Finding) -> Finding:
-        hunk = next((h for h in parsed.hunks if h.path == f.path and f.line in h.added_line_numbers), None)
-        if hunk is None:
-            return f
-        source = parsed.sources.get(f.path)
-        file_prose = prose_lines(source, hunk.language) if source is not None else None
-        return ground_prose_claims((f,), hunk_prose(hunk, file_prose))[0]
+        hunk = hunk_at(parsed, f)
+        return f if hunk is None else ground_prose_claims((f,), facts.prose(hunk))[0]
     return rule
 
 
-def taint_rule(parsed: ParsedDiff) -> Callable[[Finding], Finding]:
-    facts = FileFacts(parsed.sources)
-
+def taint_rule(parsed: ParsedDiff, facts: FileFacts) -> Callable[[Finding], Finding]:
     def rule(f: Finding) -> Finding:
         if f.source == "bandit":  # one that no model claim was merged with
             return ground_analyzer_flows((f,), facts)[0]
-        hunk = next((h for h in parsed.hunks if h.path == f.path and f.line in h.added_line_numbers), None)
+        hunk = hunk_at(parsed, f)
         return f if hunk is None else ground_untainted_claims((f,), facts.taint(hunk))[0]
     return rule
 
@@ -165,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.hints:
             hints, parsed = case_inputs(cases[r["id"]])
             echoed = regrounded(kept, echo_rule(hints))
-            prosed = regrounded(echoed, prose_rule(parsed))
-            untainted = regrounded(prosed, taint_rule(parsed))
+            facts = FileFacts(parsed.sources)
+            prosed = regrounded(echoed, prose_rule(parsed, facts))
+            untainted = regrounded(prosed, taint_rule(parsed, facts))
             if args.show:
                 show_changes(r["id"], cases[r["id"]]["label"], kept, echoed, "capped")
                 show_changes(r["id"], cases[r["id"]]["label"], echoed, prosed, "prose")

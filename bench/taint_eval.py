@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.grounding_replay import case_inputs
 from bench.quality_curve import cell, pooled
-from reviewer.analyzers.taint import taint_findings
+from reviewer.analyzers.taint import report_findings
 from reviewer.evaluate import load_cases, score
 from reviewer.taint import analyze_source
 
@@ -39,14 +39,15 @@ def case_review(case: dict[str, Any]) -> tuple[list[dict[str, Any]], bool | None
     expected = case.get("expect") or {}
     has_flow = None
     for path, lines in parsed.sources.items():
-        text = "\n".join(lines) + "\n"
+        report = analyze_source("\n".join(lines) + "\n")
+        if report is None:
+            continue
         added = {n for h in parsed.hunks if h.path == path for n in h.added_line_numbers}
         findings += [{"path": f.path, "line": f.line, "end_line": f.end_line, "category": f.category.value,
                       "severity": f.severity.value, "title": f.title, "message": f.message, "source": f.source}
-                     for f in taint_findings(path, text, True) or [] if f.line in added]
+                     for f in report_findings(path, report) if f.line in added]
         if path == expected.get("path") and expected.get("lines"):
-            report = analyze_source(text)
-            scope = report.scope_at(expected["lines"][0]) if report else None
+            scope = report.scope_at(expected["lines"][0])
             if scope is not None and scope.analyzed:
                 has_flow = bool(scope.flows)
     return findings, has_flow

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from reviewer.taint import USER, Flow, analyze_source
+from reviewer.taint import USER, Flow, TaintReport, analyze_source
 from reviewer.types import Category, Finding, Severity
 
 VERSION = "1"  # part of the analyzer cache key: bump when the analysis changes its answers
@@ -56,8 +56,11 @@ def taint_findings(path: str, source: str, whole_file: bool) -> list[Finding] | 
     if not whole_file:
         return []
     report = analyze_source(source)
-    if report is None:
-        return []
+    return [] if report is None else report_findings(path, report)
+
+
+def report_findings(path: str, report: TaintReport) -> list[Finding]:
+    """One finding per (line, kind) of `report`'s flows of request data."""
     flows = {(f.line, f.kind): f for scope in report.scopes for f in scope.flows if f.taint & USER}
     return [_finding(path, flow) for flow in sorted(flows.values())]
 

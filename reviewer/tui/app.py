@@ -32,7 +32,6 @@ from reviewer.baseline import baseline_path, load_baseline
 from reviewer.cache import ResultCache, open_result_cache
 from reviewer.config import Config
 from reviewer.errors import ReviewerError
-from reviewer.grounding import FileFacts
 from reviewer.review import HunkResult, NoProgress, review_hunks
 from reviewer.tui.actions import ReviewActions
 from reviewer.tui.screens import (
@@ -128,7 +127,7 @@ class ReviewApp(ReviewActions, App[int]):
             hunks = tuple(self.session.parsed.hunks[i] for i in indices)
             job_cache: Any = RefreshCache(cache) if (bypass_cache and cache is not None) else cache
             results = review_hunks(hunks, self._guarded, self.config, job_cache, NoProgress(), self._hints,
-                                   FileFacts(self.session.parsed.sources))
+                                   self.session.facts)
             for n, index in enumerate(indices, start=1):
                 if self._stop.is_set():
                     cancelled = True

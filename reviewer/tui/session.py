@@ -40,6 +40,9 @@ class Session:
         self.model = model
         self.baseline = baseline or Baseline()
         self.hints: tuple[Finding, ...] = ()
+        # Whole-file facts for grounding, worked out once per file for the whole session; the review
+        # worker fills it too (each entry depends only on `parsed`, so a race only computes one twice).
+        self.facts = FileFacts(parsed.sources)
         self.results: dict[int, HunkResult] = {}
         self.speed = Speed()
         self.categories: frozenset[Category] = frozenset(config.categories)
@@ -75,7 +78,7 @@ class Session:
 
     def set_hints(self, hints: tuple[Finding, ...]) -> None:
         """Analyzer findings, grounded as `run_review` reports them (bandit's dangerous calls where nothing flows)."""
-        self.hints = ground_analyzer_flows(hints, FileFacts(self.parsed.sources))
+        self.hints = ground_analyzer_flows(hints, self.facts)
         self._remerge()
 
     def _remerge(self) -> None:
