@@ -3,8 +3,9 @@
 reviewer/grounding.py lowers a model security claim to `low` (no alarm) when the lines it
 points at touch nothing security-relevant, caps a model finding that repeats a ruff hint
 at ruff's severity, and lowers bug/security claims on comments, docstrings and blank
-lines, and injection claims in functions no untrusted input flows through
-(reviewer/taint.py). This replays the rules on a `reviewer eval` results file, no model run: findings
+lines, injection claims in functions no untrusted input flows through
+(reviewer/taint.py), and "hardcoded path" / "stored in plain text" claims where a path
+constant or a hash digest is all there is (reviewer/digests.py). This replays the rules on a `reviewer eval` results file, no model run: findings
 the pipeline already changed are restored first (they carry one of grounding's notes;
 restored as `medium`, the lowest alarm), so files written with or without grounding,
 or with an older vocabulary, give the same rows. The echo, prose and flow rows need the
@@ -31,13 +32,16 @@ from bench.quality_curve import KINDS, cell, pooled
 from reviewer.context import language_for_path
 from reviewer.evaluate import load_cases, score
 from reviewer.grounding import (
+    DIGEST_NOTE,
     ECHO_NOTE,
     LOWERED_NOTE,
+    PATH_NOTE,
     PROSE_NOTE,
     TAINT_NOTE,
     FileFacts,
     ground_analyzer_flows,
     ground_echoed_hints,
+    ground_non_vulnerabilities,
     ground_prose_claims,
     ground_untainted_claims,
     lowers,
@@ -59,7 +63,7 @@ def added_lines(diff: str) -> dict[str, dict[int, str]]:
 def restored(finding: dict[str, Any]) -> dict[str, Any]:
     """A claim as the model made it (any lowered claim was an alarm: medium or high)."""
     message = finding.get("message", "")
-    notes = [note for note in (LOWERED_NOTE, ECHO_NOTE, PROSE_NOTE, TAINT_NOTE) if note in message]
+    notes = [note for note in (LOWERED_NOTE, ECHO_NOTE, PROSE_NOTE, TAINT_NOTE, PATH_NOTE, DIGEST_NOTE) if note in message]
     if not notes:
         return finding
     for note in notes:
@@ -124,6 +128,10 @@ def taint_rule(parsed: ParsedDiff, facts: FileFacts) -> Callable[[Finding], Find
     return rule
 
 
+def no_vulnerability_rule(facts: FileFacts) -> Callable[[Finding], Finding]:
+    return lambda f: ground_non_vulnerabilities((f,), facts)[0]
+
+
 def show_changes(case_id: str, label: str, before: list[dict[str, Any]], after: list[dict[str, Any]], verb: str) -> None:
     for b, a in zip(before, after):
         if b["severity"] != a["severity"]:
@@ -146,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     with_echoes: list[dict[str, Any]] = []
     with_prose: list[dict[str, Any]] = []
     with_taint: list[dict[str, Any]] = []
+    with_named: list[dict[str, Any]] = []
     for r in results:
         added = added_lines(cases[r["id"]]["diff"])
         findings = [restored(f) for f in r["findings"]]
@@ -165,17 +174,21 @@ def main(argv: list[str] | None = None) -> int:
             facts = FileFacts(parsed.sources)
             prosed = regrounded(echoed, prose_rule(parsed, facts))
             untainted = regrounded(prosed, taint_rule(parsed, facts))
+            named = regrounded(untainted, no_vulnerability_rule(facts))
             if args.show:
                 show_changes(r["id"], cases[r["id"]]["label"], kept, echoed, "capped")
                 show_changes(r["id"], cases[r["id"]]["label"], echoed, prosed, "prose")
                 show_changes(r["id"], cases[r["id"]]["label"], prosed, untainted, "no flow")
+                show_changes(r["id"], cases[r["id"]]["label"], untainted, named, "no vulnerability")
             with_echoes.append({**r, "findings": echoed})
             with_prose.append({**r, "findings": prosed})
             with_taint.append({**r, "findings": untainted})
+            with_named.append({**r, "findings": named})
     rows = [("as the model made them", without), ("security claims grounded", with_grounding)]
     if args.hints:
         rows += [("and lint echoes capped", with_echoes), ("and claims on prose lowered", with_prose),
-                 ("and flow claims without a flow lowered", with_taint)]
+                 ("and flow claims without a flow lowered", with_taint),
+                 ("and hardcoded-path / stored-digest claims lowered", with_named)]
     columns = [*KINDS, "ALL"]
     print("| model findings | " + " | ".join(f"{n} detection / false alarms" for n in columns) + " |")
     print("|---|" + "---|" * len(columns))

@@ -141,13 +141,15 @@ def pipeline_prompts(diff_path: Path, config: Any) -> list[list[dict[str, str]]]
 def _llama(config: Any) -> Any:
     import llama_cpp
 
+    from reviewer.backends.amx import safe_loading
     from reviewer.backends.llama_cpp import default_threads, gpu_layers
     from reviewer.models import resolve_model
 
     path = resolve_model(config.model, config.cache_dir).path
-    return llama_cpp.Llama(model_path=str(path), n_ctx=config.ctx, n_threads=config.threads or default_threads(),
-                           n_threads_batch=config.threads or default_threads(), n_gpu_layers=gpu_layers(llama_cpp, config.n_gpu_layers),
-                           use_mmap=True, verbose=False)
+    with safe_loading(llama_cpp):  # as the backend loads it: AMX builds crash otherwise
+        return llama_cpp.Llama(model_path=str(path), n_ctx=config.ctx, n_threads=config.threads or default_threads(),
+                               n_threads_batch=config.threads or default_threads(),
+                               n_gpu_layers=gpu_layers(llama_cpp, config.n_gpu_layers), use_mmap=True, verbose=False)
 
 
 def child_raw(args: argparse.Namespace, meter: TokenMeter) -> dict[str, Any]:

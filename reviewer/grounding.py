@@ -1,6 +1,6 @@
 """Ground the model's claims in the code they point at and the hints it was shown.
 
-Four rules on the model's findings; analyzer findings are left alone, except bandit's
+Five rules on the model's findings; analyzer findings are left alone, except bandit's
 dangerous-call warnings, which the fourth rule grounds too:
 
 **Security claims on plain lines.** A vulnerability needs something on its line to be
@@ -48,6 +48,14 @@ comments, docstrings or blank is lowered to `low` with a note. Dogfooding found 
 *high* "Repeating ruff hint" bug on a line of this module's docstring, which would have
 failed the hook. Python docstrings are found with the tokenizer on the whole new file
 (when the diff came with it); otherwise only blank and comment lines count.
+
+**Claims that name no vulnerability.** Two claims the model makes about code that is
+fine: "Hardcoded file path" (a path written in the code is no weakness by itself; a
+path an attacker controls is, and that is the flow rule's traversal claim), and
+"Sensitive data stored in plain text" on a line whose calls take nothing but a hash
+digest (`f.write(b64encode(hashlib.sha384(pw).digest()))`: storing the digest is what
+should be done; reviewer/digests.py decides). Both are lowered to `low` with a note. A
+claim that the hash is weak ("MD5 ... stored") is left alone.
 """
 
 from __future__ import annotations
@@ -58,6 +66,7 @@ import tokenize
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from reviewer.digests import stores_only_digests
 from reviewer.taint import TaintReport, analyze_source
 from reviewer.types import Category, Finding, Hunk, Severity
 
@@ -65,6 +74,8 @@ LOWERED_NOTE = "(lowered to low: the line touches no input, sink, crypto or secr
 ECHO_NOTE = "(kept at the analyzer's severity: the model repeated its hint)"
 PROSE_NOTE = "(lowered to low: the line is a comment, docstring or blank, not code)"
 TAINT_NOTE = "(lowered to low: no untrusted input reaches a dangerous call in this function)"
+PATH_NOTE = "(lowered to low: a path written in the code is no vulnerability by itself)"
+DIGEST_NOTE = "(lowered to low: what this line stores is a hash digest, not the secret)"
 ECHO_SOURCES = frozenset({"ruff"})  # see the module docstring for why bandit is not one
 
 _SECURITY_RELEVANT = re.compile(
@@ -276,6 +287,41 @@ def ground_untainted_claims(findings: tuple[Finding, ...], report: TaintReport |
     return tuple(out)
 
 
+_HARDCODED_PATH = re.compile(
+    r"(?i)hard[\s-]?coded\b[\w\s'\"-]{0,40}?\b(paths?|director(y|ies)|folders?|file\s?names?|dirs?|locations?)\b")
+_CLEARTEXT_STORAGE = re.compile(
+    r"(?i)plain[\s-]?text|clear[\s-]?text|unencrypted|\b(stor(ed|es|ing|age)|written|writ(es|ing)|sav(ed|es|ing))\b")
+_TEMPORARY = re.compile(r"(?i)\btemp|\btmp")  # a predictable temporary file (CWE-377) is a weakness
+_WEAK_HASH = re.compile(r"(?i)weak|\bmd[45]\b|\bsha-?1\b|insecure|broken|deprecated|unsalted|\bsalt")
+
+
+def is_hardcoded_path_claim(finding: Finding) -> bool:
+    """A model security alarm whose title says only that a path is written in the code (a
+    temporary file's path excepted: a predictable one is a weakness)."""
+    return (finding.category is Category.SECURITY and is_alarm_claim(finding)
+            and bool(_HARDCODED_PATH.search(finding.title)) and not _TEMPORARY.search(finding.title))
+
+
+def is_cleartext_storage_claim(finding: Finding) -> bool:
+    """A model security alarm whose title says data is stored or written in the clear (and
+    not that a hash is weak)."""
+    return (finding.category is Category.SECURITY and is_alarm_claim(finding)
+            and bool(_CLEARTEXT_STORAGE.search(finding.title)) and not _WEAK_HASH.search(finding.title))
+
+
+def ground_non_vulnerabilities(findings: tuple[Finding, ...], facts: FileFacts) -> tuple[Finding, ...]:
+    """The model's findings, with "hardcoded path" claims, and cleartext-storage claims on lines
+    that store only hash digests, lowered to `low`."""
+    out = []
+    for f in findings:
+        if is_hardcoded_path_claim(f):
+            f = _demoted(f, Severity.LOW, PATH_NOTE)
+        elif is_cleartext_storage_claim(f) and facts.stores_only_digests(f.path, f.line):
+            f = _demoted(f, Severity.LOW, DIGEST_NOTE)
+        out.append(f)
+    return tuple(out)
+
+
 class FileFacts:
     """What grounding needs from whole new files (`sources`: path -> lines), each worked out
     once per file and only when a finding asks (a cached re-run must stay fast)."""
@@ -291,6 +337,11 @@ class FileFacts:
         if source is not None and hunk.path not in self._prose:
             self._prose[hunk.path] = prose_lines(source, hunk.language)
         return hunk_prose(hunk, self._prose.get(hunk.path))
+
+    def stores_only_digests(self, path: str, line: int) -> bool:
+        """Whether `line` of the whole new Python file at `path` stores or sends only hash digests."""
+        source = self.sources.get(path)
+        return source is not None and path.endswith((".py", ".pyi")) and stores_only_digests("\n".join(source), line)
 
     def taint(self, hunk: Hunk) -> TaintReport | None:
         """The taint analysis of the hunk's whole new file; None when there is no file or it is not Python."""
@@ -335,10 +386,12 @@ def ground_analyzer_flows(findings: tuple[Finding, ...], facts: FileFacts) -> tu
 
 def ground_model_findings(findings: tuple[Finding, ...], hunk: Hunk, hints: tuple[Finding, ...],
                           facts: FileFacts) -> tuple[Finding, ...]:
-    """All four rules, in order, on the model's findings for `hunk` (shown analyzer `hints`)."""
+    """All five rules, in order, on the model's findings for `hunk` (shown analyzer `hints`)."""
     findings = ground_echoed_hints(ground_security_claims(findings, hunk), hints)
     if any(is_alarm_claim(f) for f in findings):
         findings = ground_prose_claims(findings, facts.prose(hunk))
     if any(is_flow_claim(f) for f in findings):
         findings = ground_untainted_claims(findings, facts.taint(hunk))
+    if any(is_hardcoded_path_claim(f) or is_cleartext_storage_claim(f) for f in findings):
+        findings = ground_non_vulnerabilities(findings, facts)
     return findings

@@ -44,3 +44,31 @@ def test_snippet_keeps_line_numbers_and_gives_up_on_broken_code():
     snippet = hunk_snippet(make_hunk(start=10))
     assert snippet is not None and snippet.splitlines()[9] == "def get_user(db, user_id):"
     assert hunk_snippet(make_hunk(before=("    else:",), start=3)) is None
+
+
+# A file written for Python 3.12: the f-string on line 5 reuses its quote inside `{}`.
+PY312_HASHER = """\
+import hashlib, xml.etree.ElementTree as ET
+
+def store(value, out):
+    digest = hashlib.md5(value).digest()
+    out.write(f'{', '.join([str(digest)])}')
+    return ET.fromstring(value)
+"""
+
+
+def test_bandit_reads_python_312_files_on_any_python():
+    from reviewer.analyzers.bandit import bandit_findings, readable_source
+
+    found = {(f.line, f.title.rsplit("(", 1)[-1].rstrip(")")): f.severity.value
+             for f in bandit_findings("app/store.py", PY312_HASHER)}
+    assert found.get((4, "B324")) == "high"  # the weak hash, found although the file is 3.12 syntax
+    assert readable_source("x = 1\n") == "x = 1\n"  # a file this Python reads is given as it is
+    assert readable_source("def broken(:\n") == "def broken(:\n"
+
+
+def test_bandit_stdlib_xml_parser_warnings_are_notes_not_alarms():
+    from reviewer.analyzers.bandit import STDLIB_XML_NOTE, bandit_findings
+
+    (xml,) = [f for f in bandit_findings("app/store.py", PY312_HASHER) if "(B314)" in f.title]
+    assert xml.line == 6 and xml.severity.value == "low" and xml.message.endswith(STDLIB_XML_NOTE)

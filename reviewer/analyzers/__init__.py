@@ -31,6 +31,7 @@ from typing import NamedTuple
 
 from reviewer.analyzers import ruff
 from reviewer.analyzers import taint as taint_analyzer
+from reviewer.analyzers.bandit import READER_TAG as BANDIT_READER_TAG
 from reviewer.analyzers.bandit import bandit_findings
 from reviewer.backends import Completion
 from reviewer.cache import ResultCache, cache_key
@@ -165,7 +166,7 @@ def analyze(parsed: ParsedDiff, cache: ResultCache | None = None) -> tuple[Findi
     added = {(h.path, ln.new_no): ln.text for h in parsed.hunks for ln in h.lines
              if ln.kind == "+" and ln.new_no is not None}
     found: dict[tuple[str, int, str], Finding] = {}
-    bandit_version = _tool_version("bandit")
+    bandit_version = f"{_tool_version('bandit')}-{BANDIT_READER_TAG}"
     ruff_version = f"{_tool_version('ruff')}-{ruff.RULESET_TAG}"  # the rule table is part of the answer
     python_paths = sorted({h.path for h in parsed.hunks if h.language == "python"})
     for path in python_paths:

@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from reviewer.backends import Completion, Message
+from reviewer.backends.amx import safe_loading
 from reviewer.cache import cache_root
 from reviewer.config import Config
 from reviewer.errors import ReviewerError
@@ -239,7 +240,7 @@ class LlamaCppBackend:
         self.n_gpu_layers = gpu_layers(llama_cpp, cfg.n_gpu_layers)
         log: list[str] = []
         try:
-            with _native_log(llama_cpp) as log:
+            with _native_log(llama_cpp) as log, safe_loading(llama_cpp):
                 llm = llama_cpp.Llama(
                     model_path=str(self.path),
                     n_ctx=cfg.ctx,
