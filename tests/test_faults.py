@@ -36,10 +36,10 @@ from reviewer.backends.openai_http import OpenAIHTTPBackend
 from reviewer.baseline import Baseline, load_baseline, save_baseline
 from reviewer.cache import ResultCache, open_result_cache
 from reviewer.errors import ReviewerError
-from reviewer.models import REGISTRY, models_dir
+from reviewer.models import DEFAULT_MODEL, REGISTRY, models_dir
 from reviewer.tui.edits import EditError, apply_edit, plan_edit
 
-REAL_GGUF = models_dir(None) / REGISTRY["qwen2.5-coder-0.5b"].filename  # the user's copy; only its first 1 MiB is read
+REAL_GGUF = models_dir(None) / REGISTRY[DEFAULT_MODEL].filename  # the user's copy (install.sh pulls it); only its first 1 MiB is read
 
 DIFF = """\
 diff --git a/app/db.py b/app/db.py
@@ -382,7 +382,7 @@ def test_hook_on_staged_changes_fails_open_when_the_server_is_down(
 def test_native_load_failure_in_a_real_process_is_one_line(which: str, diff_file: Path, tmp_path: Path) -> None:
     """The real llama.cpp in a real process: nothing it logs natively reaches stderr, no core dump."""
     if not _has_llama_cpp() or (which == "truncated" and not REAL_GGUF.is_file()):
-        pytest.skip("needs llama-cpp-python (and the 0.5b model for the truncated copy)")
+        pytest.skip(f"needs llama-cpp-python (and {REAL_GGUF} for the truncated copy)")
     model = tmp_path / f"{which}.gguf"
     if which == "truncated":
         with REAL_GGUF.open("rb") as src:
