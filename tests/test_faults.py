@@ -483,7 +483,9 @@ def test_garbage_model_text_is_marked_malformed_per_hunk(diff_file: Path, tmp_pa
     from reviewer.review import NoProgress, review_hunks
 
     server = _scripted([Reply(body=chat_reply("no JSON here")), Reply(body=chat_reply('{"findings": []}'))])
-    config = Config(backend="openai", base_url=server.url, model="m", cache=False, analyzers=False)
+    # parallel=1: the scripted server answers in arrival order, so requests must arrive in hunk order
+    # (with 4 in flight the garbage reply went to either hunk: a flaky test)
+    config = Config(backend="openai", base_url=server.url, model="m", cache=False, analyzers=False, parallel=1)
     backend = OpenAIHTTPBackend(config, env={}, sleep=lambda s: None)
     try:
         parsed = parse_source(DiffSource("file", str(diff_file)), tmp_path, config)
