@@ -14,7 +14,10 @@ are data-flow facts, and this module computes them for Python, one function at a
   elements of lists, dicts and config parsers built with constant keys and indices, so
   that `lst.append(param); lst.pop(0); bar = lst[1]` knows which element `bar` is.
   Branches whose condition folds to a constant run alone (`if`, `x if c else y`,
-  `match`); other branches are joined (tainted if either is).
+  `match`); other branches are joined (tainted if either is). A branch knows what its
+  condition pinned down: inside `if request.form['user'] == 'admin':` that item is the
+  constant 'admin' (`!=` on the else side; `in` a tuple of literals: one of them), for
+  names and attribute/item chains with literal keys that the branch does not rebind.
 - **sanitizers**: HTML escaping, shell quoting, number conversion, hashing, base64,
   `secure_filename`/`basename`, and `.replace(quote, ...)` that removes a quote character;
   and a guard that checks a value's content and leaves (`if '../' in name: return`).
@@ -334,6 +337,8 @@ class _Function:
         self.loop_depth = 0
         # Python's XML parsers (and lxml 5) resolve no external entities unless asked to
         self.external_entities = False
+        # `request.form['user']` inside `if request.form['user'] == 'admin':` is 'admin' (ast.dump -> value)
+        self.narrowed: dict[str, Val] = {}
 
     # --- statements ---------------------------------------------------------------------
 
@@ -420,13 +425,31 @@ class _Function:
         test = self.expr(stmt.test, env)
         if test.known:
             return self.block(stmt.body if test.const else stmt.orelse, env)
-        after_body = self.block(stmt.body, dict(env))
-        after_else = self.block(stmt.orelse, dict(env))
+        after_body = self.narrowed_block(stmt.body, dict(env), equal_literals(stmt.test, positive=True))
+        after_else = self.narrowed_block(stmt.orelse, dict(env), equal_literals(stmt.test, positive=False))
         if after_body is None and after_else is not None:
             # `if '../' in name: return` - what falls through passed a check of these values
             for name in self.checked_names(stmt.test):
                 after_else[name] = CLEAN
         return join_envs(after_body, after_else)
+
+    def narrowed_block(self, body: list[ast.stmt], env: Env, facts: list[tuple[ast.expr, Val]]) -> Env | None:
+        """`body` where each fact's expression is known to equal its value (a literal, or one of several).
+
+        A name is rebound in the body's environment; another expression (`request.args['x']`) is
+        narrowed while the body runs, unless the body rebinds the name it starts from."""
+        stored = {n.id for n in ast.walk(ast.Module(body=body, type_ignores=[]))
+                  if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+        saved = dict(self.narrowed)
+        for target, value in facts:
+            if isinstance(target, ast.Name):
+                env[target.id] = value
+            elif _root_name(target) not in stored:
+                self.narrowed[ast.dump(target)] = value
+        try:
+            return self.block(body, env)
+        finally:
+            self.narrowed = saved
 
     def loop(self, body: list[ast.stmt], orelse: list[ast.stmt], env: Env,
              bind_target: Callable[[Env], None]) -> Env | None:
@@ -541,6 +564,10 @@ class _Function:
             if node.id in env:
                 return env[node.id]
             return tainted(USER) if node.id in _SOURCE_NAMES else CLEAN
+        if self.narrowed and isinstance(node, (ast.Attribute, ast.Subscript)):
+            fact = self.narrowed.get(ast.dump(node))
+            if fact is not None:
+                return fact
         if isinstance(node, ast.Attribute):
             chain = dotted(node)
             if chain == "request.path" and "request" not in env and self.route is not None and self.route.path:
@@ -822,6 +849,52 @@ class _Function:
         if kind and bits:
             self.flows.append(Flow(node.lineno, kind, name, bits))
         return kind
+
+
+def equal_literals(test: ast.expr, *, positive: bool) -> list[tuple[ast.expr, Val]]:
+    """What a branch knows from its condition: `x == 'a'` (`x != 'a'` on the else side) makes `x`
+    the constant 'a'; `x in ('a', 'b')` makes it one of those constants, which carries no input.
+
+    Only conditions that must all hold count (an `and` in the body, an `or` of `!=` in the else),
+    only literal strings, bytes and numbers, and only names or attribute/item chains of names
+    and literals: `f(x) == 'a'` says nothing about what `f(x)` returns next time."""
+    parts: list[ast.expr] = [test]
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And if positive else ast.Or):
+        parts = list(test.values)
+    facts: list[tuple[ast.expr, Val]] = []
+    for part in parts:
+        if not isinstance(part, ast.Compare) or len(part.ops) != 1:
+            continue
+        op, left, right = part.ops[0], part.left, part.comparators[0]
+        if isinstance(op, ast.Eq if positive else ast.NotEq):
+            for subject, other in ((left, right), (right, left)):
+                if _is_plain_literal(other) and _is_pure_chain(subject):
+                    facts.append((subject, constant(other.value)))  # type: ignore[attr-defined]
+                    break
+        elif isinstance(op, ast.In if positive else ast.NotIn) and _is_pure_chain(left) \
+                and isinstance(right, (ast.Tuple, ast.List, ast.Set)) and right.elts \
+                and all(_is_plain_literal(e) for e in right.elts):
+            facts.append((left, CLEAN))
+    return facts
+
+
+def _is_plain_literal(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) in (str, bytes, int, float)
+
+
+def _is_pure_chain(node: ast.expr) -> bool:
+    """A name, or attributes and items of one taken with literal keys: reading it twice gives the same."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        if isinstance(node, ast.Subscript) and not isinstance(node.slice, ast.Constant):
+            return False
+        node = node.value
+    return isinstance(node, ast.Name)
+
+
+def _root_name(node: ast.expr) -> str:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
 
 
 def _is_location(key: Val) -> bool:

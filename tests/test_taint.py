@@ -308,3 +308,32 @@ def test_bandits_dangerous_call_warning_is_grounded_where_reported_not_where_sho
     assert any(f.line == 8 and f.severity is not Severity.LOW
                for f in run_review(unguarded, FakeBackend(responses=[answer]), config, cache=None,
                                    hints=analyze(unguarded)).findings)
+
+
+@pytest.mark.parametrize("body", [
+    # an equality check with a literal: inside the branch the value is that literal
+    "name = request.form['user']\nif name == 'admin':\n    os.system('id ' + name)\n",
+    # also for an item of the request itself, read again in the branch
+    "if request.form['user'] == 'admin':\n    session['user'] = request.form['user']\n",
+    "if 'admin' == request.args.get('u') and request.form['mode'] == 'fast':\n    eval(request.form['mode'])\n",
+    # the else side of `!=`, and one of several literals
+    "name = request.form['user']\nif name != 'admin':\n    return 'no'\nelse:\n    open(name)\n",
+    "kind = request.args['k']\nif kind in ('png', 'jpg'):\n    open('img.' + kind)\n",
+])
+def test_a_branch_knows_what_its_equality_check_compared_with(body: str) -> None:
+    assert flows(body) == set()
+
+
+@pytest.mark.parametrize("body", [
+    # what the check does not pin down keeps its taint
+    "name = request.form['user']\nif name != 'admin':\n    os.system('id ' + name)\n",
+    "name = request.form['user']\nif name == 'admin' or ok():\n    os.system('id ' + name)\n",
+    "name = request.form['user']\nif name.lower() == 'admin':\n    os.system('id ' + name)\n",
+    "name = request.form['user']\nif name == other:\n    os.system('id ' + name)\n",
+    # after the branch, or after the name is rebound in it
+    "name = request.form['user']\nif name == 'admin':\n    pass\nos.system('id ' + name)\n",
+    "name = request.form['user']\nif name == 'admin':\n    name = request.args['n']\n    os.system('id ' + name)\n",
+    "form = request.form\nif form['user'] == 'admin':\n    form = request.args\n    os.system('id ' + form['user'])\n",
+])
+def test_an_equality_check_narrows_nothing_else(body: str) -> None:
+    assert flows(body) != set()

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from reviewer.taint import USER, Flow, TaintReport, analyze_source
 from reviewer.types import Category, Finding, Severity
 
-VERSION = "1"  # part of the analyzer cache key: bump when the analysis changes its answers
+VERSION = "2"  # part of the analyzer cache key: bump when the analysis changes its answers
 
 
 class _Kind(NamedTuple):
