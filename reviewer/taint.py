@@ -438,6 +438,8 @@ class _Function:
 
         A name is rebound in the body's environment; another expression (`request.args['x']`) is
         narrowed while the body runs, unless the body rebinds the name it starts from."""
+        if not facts:
+            return self.block(body, env)
         stored = {n.id for n in ast.walk(ast.Module(body=body, type_ignores=[]))
                   if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
         saved = dict(self.narrowed)

@@ -1,6 +1,6 @@
 """Keep llama.cpp off its AMX kernels, which crash on Q4_K_M models.
 
-On Intel CPUs with AMX (Sapphire Rapids and later; this project's CI machines among
+On Intel CPUs with AMX (Sapphire Rapids and later; this project's development machine among
 them), a llama.cpp built for the machine it is on (`-march=native`, what `pip install
 llama-cpp-python` does) repacks the weights into an "AMX buffer" and then dies with a
 segfault in `ggml_backend_amx_mul_mat` on the first batch of prompt tokens: the whole
