@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import pytest
 from conftest import SAMPLE_DIFF
 from helpers import make_hunk
 
@@ -65,6 +66,18 @@ def test_bandit_reads_python_312_files_on_any_python():
     assert found.get((4, "B324")) == "high"  # the weak hash, found although the file is 3.12 syntax
     assert readable_source("x = 1\n") == "x = 1\n"  # a file this Python reads is given as it is
     assert readable_source("def broken(:\n") == "def broken(:\n"
+
+
+@pytest.mark.parametrize(("path", "reported"), [
+    ("app/calc.py", True), ("tests/test_calc.py", False), ("tests/calc_test.py", False), ("conftest.py", False),
+])
+def test_bandit_does_not_call_a_tests_assert_a_finding(path: str, reported: bool) -> None:
+    from reviewer.analyzers.bandit import bandit_findings
+
+    source = "def test_add():\n    assert add(1, 2) == 3\n    eval(input())\n"
+    titles = [f.title for f in bandit_findings(path, source)]
+    assert any("(B101)" in t for t in titles) is reported
+    assert any("(B307)" in t for t in titles)  # every other test still runs on test files
 
 
 def test_bandit_stdlib_xml_parser_warnings_are_notes_not_alarms():
