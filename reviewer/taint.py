@@ -437,16 +437,18 @@ class _Function:
         """`body` where each fact's expression is known to equal its value (a literal, or one of several).
 
         A name is rebound in the body's environment; another expression (`request.args['x']`) is
-        narrowed while the body runs, unless the body rebinds the name it starts from."""
+        narrowed while the body runs, unless the body may change what it reads: it assigns to or
+        deletes anything starting from the same name, or calls a method on it (`form.update(...)`)."""
         if not facts:
             return self.block(body, env)
-        stored = {n.id for n in ast.walk(ast.Module(body=body, type_ignores=[]))
-                  if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+        touched = {_root_name(n) for n in ast.walk(ast.Module(body=body, type_ignores=[]))
+                   if isinstance(getattr(n, "ctx", None), (ast.Store, ast.Del))
+                   or (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute))}
         saved = dict(self.narrowed)
         for target, value in facts:
             if isinstance(target, ast.Name):
                 env[target.id] = value
-            elif _root_name(target) not in stored:
+            elif _root_name(target) not in touched:
                 self.narrowed[ast.dump(target)] = value
         try:
             return self.block(body, env)
@@ -893,8 +895,12 @@ def _is_pure_chain(node: ast.expr) -> bool:
     return isinstance(node, ast.Name)
 
 
-def _root_name(node: ast.expr) -> str:
-    while isinstance(node, (ast.Attribute, ast.Subscript)):
+def _root_name(node: ast.AST) -> str:
+    """The name an attribute/item chain starts from (`form` for `form['a'].b`, and for the
+    call `form.update(...)`); "" when it starts from anything else."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
         node = node.value
     return node.id if isinstance(node, ast.Name) else ""
 

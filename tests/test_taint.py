@@ -334,6 +334,11 @@ def test_a_branch_knows_what_its_equality_check_compared_with(body: str) -> None
     "name = request.form['user']\nif name == 'admin':\n    pass\nos.system('id ' + name)\n",
     "name = request.form['user']\nif name == 'admin':\n    name = request.args['n']\n    os.system('id ' + name)\n",
     "form = request.form\nif form['user'] == 'admin':\n    form = request.args\n    os.system('id ' + form['user'])\n",
+    # or after what the chain reads is changed in place
+    ("form = {'user': request.form['user']}\nif form['user'] == 'admin':\n    form['user'] = request.args['n']\n"
+     "    os.system('id ' + form['user'])\n"),
+    ("form = {'user': request.form['user']}\nif form['user'] == 'admin':\n    form.update({'user': request.args['n']})\n"
+     "    os.system('id ' + form['user'])\n"),
 ])
 def test_an_equality_check_narrows_nothing_else(body: str) -> None:
     assert flows(body) != set()
