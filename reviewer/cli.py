@@ -111,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_review_args(review)
+    review.add_argument_group("tests").add_argument(
+        "--run-tests", action="store_true", default=None,
+        help="also write pytest tests for each changed Python function and run them in a sandboxed copy of the "
+        "project, on the new code and on the old: a test that passed before and fails now is a bug finding; "
+        "tests that fail before and pass now lower the model's bug claims in that function (takes minutes; "
+        "see `reviewer tests` and docs/tests.md)")
 
     models = sub.add_parser("models", help="list, download and verify models", description="Manage the GGUF models reviewer runs.")
     models.add_argument("--cache-dir", metavar="DIR", help="where models live (default: the user cache dir)")
@@ -146,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--min-confidence", metavar="P", help="score at this threshold (default: as `review`); the "
                     "findings it drops go to each line's \"unsure\" for bench/quality_curve.py")
     ev.add_argument("--cache-dir", metavar="DIR")
+    ev.add_argument("--run-tests", action="store_true", default=None,
+                    help="also generate and run tests of the changed functions, as `reviewer review --run-tests`")
     ev.add_argument("-q", "--quiet", action="store_true", default=None)
 
     from reviewer.ci import add_parser as add_ci_parser
@@ -162,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
     names = ("fail_on", "categories", "min_severity", "min_confidence", "quiet", "model", "backend", "base_url",
-             "n_gpu_layers", "threads", "ctx", "parallel", "cache", "cache_dir", "analyzers", "secrets")
+             "n_gpu_layers", "threads", "ctx", "parallel", "cache", "cache_dir", "analyzers", "secrets", "run_tests")
     flags = {n: getattr(args, n, None) for n in names}
     flags["timeout"] = getattr(args, "server_timeout", None)  # `reviewer tests` has its own --timeout (per test)
     return flags
@@ -209,7 +217,13 @@ def cmd_review(args: argparse.Namespace, cwd: Path) -> int:
         from reviewer.progress import RichProgress
 
         progress = RichProgress
-    review = review_parsed(parsed, config, progress)
+    tree = python = None
+    if config.run_tests:
+        from reviewer.testgen.command import project_python, tree_spec
+
+        tree = tree_spec(args, cwd)
+        python = project_python(tree.root)
+    review = review_parsed(parsed, config, progress, tree=tree, python=python)
 
     color = args.output is None and args.format == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     report = get_renderer(args.format)(review, color)

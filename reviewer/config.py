@@ -81,6 +81,9 @@ class Config:
     quiet: bool = False
     hook_policy: str = "fail-open"  # model cannot run in a hook: fail-open (warn, exit 0) | fail-closed (exit 2)
     secrets: str = "warn"  # likely secrets in code sent to a remote model server: warn | redact | block | ignore
+    # Also write and run tests of the changed functions (reviewer.testgen.evidence): minutes, not
+    # seconds, so `reviewer review`, `eval` and `ci` honour it and the commit hook does not.
+    run_tests: bool = False
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -159,6 +162,7 @@ _CONVERTERS: dict[str, Any] = {
     "quiet": _to_bool,
     "hook_policy": lambda v: _choice(v, ("fail-open", "fail-closed")),
     "secrets": lambda v: _choice(v, SECRETS_POLICIES),
+    "run_tests": _to_bool,
 }
 
 

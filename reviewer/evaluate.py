@@ -75,7 +75,8 @@ def review_case(case: dict[str, Any], backend: Backend, config: Config, cache: R
     The case is reviewed as `reviewer review` would in a repository holding it: a temp git
     repository with the old files committed and the diff staged (eval_repo.materialize),
     its staged diff read by pipeline.parse_source (whole new files, enclosing functions),
-    the analyzers (with the result cache), then the model. "seconds" covers all of that,
+    the analyzers (with the result cache), then the model, and with `config.run_tests` the
+    generated tests (reviewer.testgen.evidence). "seconds" covers all of that,
     from creating the repository to the end of the review; removing it is not counted.
     Failures of the model itself are raised, not recorded, so a resumed run retries them.
     """
@@ -97,6 +98,12 @@ def review_case(case: dict[str, Any], backend: Backend, config: Config, cache: R
                     "error": str(exc)}
         hints = analyze(parsed, cache) if config.analyzers else ()
         review = run_review(parsed, backend, config.replace(min_confidence=0.0), cache, hints=hints)
+        if config.run_tests:
+            from reviewer.testgen.evidence import review_with_tests
+            from reviewer.testgen.sandbox import TreeSpec
+
+            review = review_with_tests(review, parsed, TreeSpec("index", root), backend,
+                                       config.replace(min_confidence=0.0), cache)
         seconds = round(time.perf_counter() - started, 3)
     kept = [f for f in review.findings if not f.is_unsure(config.min_confidence)]
     unsure = [f for f in review.findings if f.is_unsure(config.min_confidence)]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from reviewer import backends
 from reviewer.analyzers import analyze
@@ -26,6 +26,9 @@ from reviewer.errors import ReviewerError
 from reviewer.review import NoProgress, Progress, run_review
 from reviewer.secrets import drop_placeholder_suggestions, guard
 from reviewer.types import ParsedDiff, Review
+
+if TYPE_CHECKING:
+    from reviewer.testgen.sandbox import TreeSpec
 
 ProgressFactory = Callable[[str], Progress]  # model name -> a Progress (the CLI's bar wants the name)
 
@@ -58,6 +61,8 @@ def review_parsed(
     config: Config,
     progress: ProgressFactory | None = None,
     warn: Callable[[str], None] | None = None,
+    tree: TreeSpec | None = None,
+    python: str | None = None,
 ) -> Review:
     """Review parsed hunks: cache first, the model for the rest; analyzers when configured.
 
@@ -69,6 +74,10 @@ def review_parsed(
     handled by `config.secrets` (reviewer.secrets: warn, redact, block); `warn` gets each
     warning line (default: stderr). A block is a plain ReviewerError, never ModelUnavailable,
     so a fail-open hook does not let it through.
+
+    With `config.run_tests` and a `tree` (where the new-side project comes from), the
+    changed functions' generated tests then run in a sandboxed copy of it and ground the
+    findings (reviewer.testgen.evidence); `warn` gets their progress lines unless quiet.
     """
     parsed, redacted = guard(parsed, config, warn or _to_stderr)
     try:
@@ -82,6 +91,11 @@ def review_parsed(
         hints = analyze(parsed, cache) if config.analyzers else ()
         try:
             review = run_review(parsed, backend, config, cache, shown, hints)
+            if config.run_tests and tree is not None:
+                from reviewer.testgen.evidence import review_with_tests
+
+                say = None if config.quiet else (lambda m: (warn or _to_stderr)(f"reviewer: {m}"))
+                review = review_with_tests(review, parsed, tree, backend, config, cache, python, report=say)
         except ModelUnavailable:
             raise
         except ReviewerError as exc:

@@ -459,6 +459,41 @@ def test_end_to_end_with_git_and_the_fake_backend(server: GitHubServer, make_rep
     assert TOKEN not in out + err
 
 
+def test_run_tests_posts_a_regression_as_an_inline_comment(server: GitHubServer, make_repo: Any, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """--run-tests in CI, over the event's base...head commits (HEAD is main, as after actions/checkout)."""
+    from reviewer import backends
+    from reviewer.backends.fake import FakeBackend
+
+    repo = make_repo({"calc/__init__.py": "", "calc/ops.py": "def double(x):\n    return 2 * x\n"})
+    base = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-qb", "feature")
+    (repo / "calc/ops.py").write_text("def double(x):\n    return x + x + 1\n")
+    git(repo, "commit", "-qam", "feature")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "main")
+    event = tmp_path / "pr.json"
+    event.write_text(json.dumps({"number": PR, "pull_request": {"number": PR, "base": {"sha": base}, "head": {"sha": head}}}))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+
+    def answer(messages: list[dict[str, str]]) -> dict[str, Any]:
+        if "pytest" not in messages[0]["content"]:
+            return {"change": "c", "analysis": "a", "findings": []}  # the review finds nothing
+        return {"plan": "p", "setup": "from calc.ops import double",
+                "tests": [{"code": "def test_double():\n    assert double(3) == 6"}]}
+
+    monkeypatch.setattr(backends, "make_backend", lambda config: FakeBackend(answer=answer))
+    server.files = {"calc/ops.py": "@@ -1,2 +1,2 @@\n def double(x):\n-    return 2 * x\n+    return x + x + 1"}
+    code, _, err = ci(["ci", "github", "--no-analyzers", "--no-cache", "--run-tests", "--fail-on", "medium"], repo,
+                        capsys)
+    assert code == 1, err
+    (review,) = posted_reviews(server)
+    (comment,) = review["comments"]
+    assert comment["path"] == "calc/ops.py" and comment["line"] == 2
+    assert "Behaviour change in double" in comment["body"] and "assert 7 == 6" in comment["body"]
+
+
 def test_job_summary_is_written(server: GitHubServer, canned: dict[str, Any], tmp_path: Path,
                                 monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     summary = tmp_path / "step-summary.md"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import ROOT
+from conftest import ROOT, git
 
 from reviewer.backends import make_backend
 from reviewer.cache import open_result_cache
@@ -57,3 +57,26 @@ def test_real_model_suggestions_collect_and_run(model_cache: Path) -> None:
     jsonschema.validate(review, CONTRACT)
     for finding in review["findings"]:
         assert (finding["path"], finding["line"], finding["source"]) == ("algorithms/gcd.py", 5, "tests")
+
+
+def test_real_model_review_run_tests(model_cache: Path, make_repo, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """`reviewer review --run-tests` end to end: the review, then the tests, on the staged bug (the
+    test above has usually cached the tests' answer: same function, same prompt)."""
+    from reviewer import cli
+
+    old = "def gcd(a, b):\n    if b == 0:\n        return a\n    else:\n        return gcd(b, a % b)\n"
+    repo = make_repo({"algorithms/__init__.py": "", "algorithms/gcd.py": old})
+    (repo / "algorithms" / "gcd.py").write_text(old.replace("gcd(b, a % b)", "gcd(a % b, b)"))
+    git(repo, "add", "-A")
+    monkeypatch.chdir(repo)
+    code = cli.main(["review", "--run-tests", "--format", "json", "-q", "--fail-on", "never",
+                     "--cache-dir", str(model_cache)])
+    review = json.loads(capsys.readouterr().out)
+    jsonschema.validate(review, CONTRACT)
+    assert code == 0
+    assert review["tests"], "no generated test survived"  # the tests ran as part of the review
+    assert all(t["status"] in ("passed", "failed", "not-run") for t in review["tests"])
+    assert all("from algorithms.gcd import gcd" in t["code"] for t in review["tests"])
+    for finding in review["findings"]:
+        assert finding["path"] == "algorithms/gcd.py" and 1 <= finding["line"] <= 5

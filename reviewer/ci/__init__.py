@@ -64,6 +64,9 @@ def add_parser(subparsers: Any) -> None:
         p.add_argument("--dry-run", action="store_true",
                        help="print the planned API writes as JSON instead of posting (no token needed with --diff/--range/--base)")
         _add_review_args(p)
+        p.add_argument("--run-tests", action="store_true", default=None,
+                       help="also write and run tests of the changed functions, as `reviewer review --run-tests` "
+                       "(minutes; a test that passed before the request and fails after it is a finding)")
         for action in p._actions:  # the request's own commits are the default here, not the index
             if action.dest == "staged":
                 action.help = "review staged changes (default: the request's merge-base...head commits)"
@@ -110,7 +113,14 @@ def review_request(args: argparse.Namespace, cwd: Path, env: Mapping[str, str], 
     parsed = parse_source(source, cwd, config, sys.stdin.buffer, allow_empty=True)
     if not parsed.hunks and not parsed.skipped:
         return None, config
-    return review_parsed(parsed, config), config
+    tree = python = None
+    if config.run_tests:
+        from reviewer.testgen.command import project_python, tree_spec
+
+        tree = tree_spec(args if explicit_source(args) else argparse.Namespace(range=default_range, base=None, diff=None),
+                         cwd)
+        python = project_python(tree.root)
+    return review_parsed(parsed, config, tree=tree, python=python), config
 
 
 def report_and_exit(args: argparse.Namespace, review: Review, config: Any, planned: dict[str, Any] | None) -> int:
