@@ -479,6 +479,21 @@ def test_review_parsed_reports_through_the_warn_callable(monkeypatch: pytest.Mon
     assert len(seen) == len(EXPECTED) and capsys.readouterr().err == ""
 
 
+def test_run_tests_is_not_done_on_a_redacted_diff(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The sandbox would hold the masked code: no tests, and one line that says why."""
+    from reviewer.pipeline import review_parsed
+    from reviewer.testgen.sandbox import TreeSpec
+
+    monkeypatch.setattr(secrets_mod, "remote_host", lambda config: REMOTE)
+    seen: list[str] = []
+    config = Config(backend="fake", cache_dir=tmp_path / "cache", analyzers=False, secrets="redact", run_tests=True)
+    review = review_parsed(parsed_diff(), config, warn=seen.append, tree=TreeSpec("files"))
+    assert review.tests == ()
+    assert [line for line in seen if "tests not run" in line] == [
+        "reviewer: warning: tests not run: the code sent to the model server was redacted (--secrets redact); "
+        "use --secrets warn or a local model for --run-tests"]
+
+
 # --------------------------------------------------------------------------- tokens: never in errors or reports
 
 API_KEY = "sk-reviewer-" + "Q7w2Ex9Rt4Yu"

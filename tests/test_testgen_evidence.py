@@ -100,6 +100,21 @@ def test_review_run_tests_lowers_claims_on_a_fix_and_reports_the_regression(
     assert code == 1
 
 
+def test_review_run_tests_says_which_functions_got_no_tests(make_repo, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    repo = make_repo({"mathx/__init__.py": "", "mathx/util.py": "import not_installed_xyz\n\n" + OLD})
+    (repo / "mathx" / "util.py").write_text("import not_installed_xyz\n\n" + NEW)
+    git(repo, "add", "-A")
+    monkeypatch.chdir(repo)
+    monkeypatch.setattr(backends, "make_backend", lambda config: FakeBackend(answer=scripted))
+    cli.main([*ARGS, "--run-tests"])
+    out = json.loads(capsys.readouterr().out)
+    skipped = {s["path"]: s["reason"] for s in out["stats"]["skipped"]}
+    assert set(skipped) == {"mathx/util.py::clamp", "mathx/util.py::double"}
+    assert "No module named 'not_installed_xyz'" in skipped["mathx/util.py::clamp"]
+    assert out["tests"] == [] and not any(f["source"] == "tests" or "Lowered" in f["message"] for f in out["findings"])
+
+
 def test_review_without_run_tests_runs_no_tests(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cli.main(ARGS)
     out = json.loads(capsys.readouterr().out)

@@ -246,6 +246,27 @@ def test_max_functions_and_report_callback(calc_repo: Path) -> None:
     assert json.dumps([s.to_dict() for s in result.suggestions])  # serializable
 
 
+def test_a_module_that_does_not_import_is_skipped_before_the_model_is_asked(make_repo) -> None:
+    """Its tests could never collect (a dependency missing where they run): no model time spent on them."""
+    repo = make_repo({"calc/__init__.py": "", "calc/ops.py": OPS_OLD,
+                      "calc/io.py": "import no_such_dependency_xyz\n\n\ndef load(p):\n    return p\n"})
+    (repo / "calc" / "ops.py").write_text(OPS_NEW)
+    (repo / "calc" / "io.py").write_text("import no_such_dependency_xyz\n\n\ndef load(p):\n    return str(p)\n")
+    git(repo, "add", "-A")
+    parsed = parse_source(DiffSource("staged"), repo, Config())
+    backend = FakeBackend(answer=answer)
+    said: list[str] = []
+    with TestgenSession(TreeSpec("index", repo), Options(limits=LIMITS)) as session:
+        result = session.run(parsed, backend, Config(backend="fake"), None, report=said.append)
+    assert result.stats.functions == 4
+    ((target, reason),) = result.stats.skipped
+    assert target == "calc/io.py::load"
+    assert "calc.io does not import" in reason and "No module named 'no_such_dependency_xyz'" in reason
+    assert not any("`load`" in call[1]["content"] for call in backend.calls)  # never asked about it
+    assert {s.target.name for s in result.suggestions} >= {"add", "mul"}  # calc.ops imports: its tests ran
+    assert said[0] == "checking that the changed modules import in the sandbox"
+
+
 def test_materialize_copies_the_reviewed_version_only(make_repo, tmp_path: Path) -> None:
     from reviewer.testgen.sandbox import materialize
 

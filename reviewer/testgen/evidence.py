@@ -29,7 +29,7 @@ from reviewer.config import Config
 from reviewer.review import keep_finding
 from reviewer.testgen.sandbox import Limits, TreeSpec
 from reviewer.testgen.session import Options, Suggestion, TestgenResult, TestgenSession
-from reviewer.types import Category, Finding, ParsedDiff, Review, Severity
+from reviewer.types import Category, Finding, ParsedDiff, Review, Severity, SkippedFile
 
 BAD = ("failed", "timeout")
 
@@ -91,11 +91,13 @@ def review_with_tests(review: Review, parsed: ParsedDiff, tree: TreeSpec, backen
                       report: Callable[[str], None] | None = None) -> Review:
     """`review` after the changed functions' generated tests ran in a sandboxed copy of
     `tree`: findings grounded by them (`ground_by_tests`) and filtered by `config` like the
-    review's own, the tests in `review.tests`. `python` runs the tests (default: reviewer's)."""
+    review's own, the tests in `review.tests`, functions that got none in `stats.skipped`.
+    `python` runs the tests (default: reviewer's)."""
     options = Options(limits=limits or Limits(), python=python)
     with TestgenSession(tree, options) as session:
         result = session.run(parsed, backend, config, cache, report=report)
-    stats = replace(review.stats, prompt_tokens=review.stats.prompt_tokens + result.stats.prompt_tokens,
+    skipped = (*review.stats.skipped, *(SkippedFile(target, f"no tests: {why}") for target, why in result.stats.skipped))
+    stats = replace(review.stats, skipped=skipped, prompt_tokens=review.stats.prompt_tokens + result.stats.prompt_tokens,
                     completion_tokens=review.stats.completion_tokens + result.stats.completion_tokens,
                     seconds=review.stats.seconds + result.stats.seconds)
     findings = tuple(f for f in ground_by_tests(review.findings, result) if keep_finding(f, config))

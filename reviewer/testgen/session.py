@@ -241,6 +241,8 @@ class TestgenSession:
         functions = functions[: self.options.max_functions]
         self._prepare(self._files)
         stats.isolation = network_isolation(self.options.limits) if self.tree is not None else "not run"
+        if self.tree is not None:
+            functions = self._importable(functions, stats, say)
 
         modules: list[_Module] = []
         for i, fn in enumerate(functions, 1):
@@ -278,6 +280,36 @@ class TestgenSession:
         findings = regression_findings(suggestions)
         stats.seconds = time.perf_counter() - started
         return TestgenResult(tuple(suggestions), tuple(dropped), findings, stats)
+
+    def _importable(self, functions: list[ChangedFunction], stats: TestgenStats, say: Report) -> list[ChangedFunction]:
+        """The functions whose module imports in the sandbox; the others are skipped with the reason.
+
+        A test module starts by importing the function under test, so where that fails (the
+        project's dependencies are not in the interpreter that runs the tests) every test would
+        fail to collect, and the model's time, and a repair round, would be spent for nothing.
+        One pytest run imports every module once, under the sandbox's limits.
+        """
+        modules = sorted({fn.module for fn in functions if fn.module})
+        if not modules:
+            return functions
+        say("checking that the changed modules import in the sandbox")
+        probe = "import importlib\n" + "".join(
+            f"\n\ndef test_import_{i}():\n    importlib.import_module({m!r})\n" for i, m in enumerate(modules))
+        path = "test__reviewer_import_probe.py"
+        records = self.check_file(path, probe)
+        stats.sandbox_seconds += sum(r.duration for r in records.values())
+        failed: dict[str, str] = {}
+        for i, module in enumerate(modules):
+            record = records.get(f"test_import_{i}") or records.get("")
+            if record is None or record.status != "passed":
+                message = (record.message if record else "") or "it did not import"
+                failed[module] = message.strip().splitlines()[-1][:200] if message.strip() else "it did not import"
+        for fn in functions:
+            if fn.module in failed:
+                why = (f"{fn.module} does not import where the tests run ({failed[fn.module]}); the tests need the "
+                       "project's environment: a .venv with it and pytest in the repository, or `reviewer tests --python PATH`")
+                stats.skipped.append((fn.target, why))
+        return [fn for fn in functions if fn.module not in failed]
 
     def _ask(self, backend: Backend, messages: list[gen.Message], cache: ResultCache | None, stats: TestgenStats) -> str:
         completion, cached = gen.complete_cached(backend, messages, cache, self.options.max_tokens)
