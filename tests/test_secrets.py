@@ -489,9 +489,9 @@ def test_run_tests_is_not_done_on_a_redacted_diff(monkeypatch: pytest.MonkeyPatc
     config = Config(backend="fake", cache_dir=tmp_path / "cache", analyzers=False, secrets="redact", run_tests=True)
     review = review_parsed(parsed_diff(), config, warn=seen.append, tree=TreeSpec("files"))
     assert review.tests == ()
-    assert [line for line in seen if "tests not run" in line] == [
-        "reviewer: warning: tests not run: the code sent to the model server was redacted (--secrets redact); "
-        "use --secrets warn or a local model for --run-tests"]
+    expected = ("reviewer: warning: tests not run: the code sent to the model server was redacted (--secrets redact); "
+                "use --secrets warn or a local model for --run-tests")
+    assert [line for line in seen if "tests not run" in line] == [expected]
 
 
 # --------------------------------------------------------------------------- tokens: never in errors or reports

@@ -115,6 +115,12 @@ def test_review_run_tests_says_which_functions_got_no_tests(make_repo, monkeypat
     assert out["tests"] == [] and not any(f["source"] == "tests" or "Lowered" in f["message"] for f in out["findings"])
 
 
+def test_text_report_counts_the_tests(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cli.main(["review", "--backend", "fake", "--no-cache", "--no-analyzers", "-q", "--run-tests"])
+    out = capsys.readouterr().out
+    assert "generated tests: 1 failed, 2 passed" in out and "Behaviour change in double" in out
+
+
 def test_review_without_run_tests_runs_no_tests(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cli.main(ARGS)
     out = json.loads(capsys.readouterr().out)

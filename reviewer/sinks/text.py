@@ -89,6 +89,10 @@ def render(review: Review, color: bool = False) -> str:
             _finding(console, f, source)
     for skipped in review.stats.skipped:
         console.print(Text(f"skipped {printable(skipped.path)}: {printable(skipped.reason)}", style="dim"))
+    if review.tests:  # --run-tests: the findings above already hold what the tests showed
+        counts = Counter(t.status for t in review.tests)
+        ran = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        console.print(Text(f"generated tests: {ran} (their code: --format json, or `reviewer tests`)", style="dim"))
     if review.stats.unreadable_answers:
         console.print(Text(f"{review.stats.unreadable_answers} model answer(s) could not be read (not the JSON asked "
                            "for): those hunks have no model findings", style="yellow"))
