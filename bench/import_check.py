@@ -22,31 +22,53 @@ from reviewer.pipeline import parse_source
 from reviewer.testgen.sandbox import TreeSpec
 from reviewer.testgen.session import Options, TestgenSession
 
-d = pathlib.Path(tempfile.mkdtemp())
+SOURCE = '''\
+import requests_not_installed_xyz
 
 
-def g(*args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@e", *args], cwd=d, check=True, capture_output=True)
+def total(prices, discount):
+    """Sum of prices minus a discount in percent."""
+    return sum(prices) * (1 - discount / 100)
+'''
 
 
-g("init", "-q")
-(d / "shop").mkdir()
-(d / "shop/__init__.py").write_text("")
-src = "import requests_not_installed_xyz\n\n\ndef total(prices, discount):\n    \"\"\"Sum of prices minus a discount in percent.\"\"\"\n    return sum(prices) * (1 - discount / 100)\n"
-(d / "shop/cart.py").write_text(src)
-g("add", "-A")
-g("commit", "-qm", "i")
-(d / "shop/cart.py").write_text(src.replace("(1 - discount / 100)", "(1 - discount)"))
-g("add", "-A")
-config = Config(threads=2, cache=False)
-parsed = parse_source(DiffSource("staged"), d, config)
-backend = make_backend(config)
-for probe in (True, False):
-    if not probe:
-        TestgenSession._importable = lambda self, fns, stats, say: fns  # type: ignore[method-assign]
-    t = time.perf_counter()
-    with TestgenSession(TreeSpec("index", d), Options()) as s:
-        r = s.run(parsed, backend, config, None)
-    print(f"import check {'on' if probe else 'off'}: {time.perf_counter() - t:.1f} s, model calls {r.stats.model_calls}, "
-          f"tests {len(r.suggestions)}, dropped {len(r.dropped)}, skipped {r.stats.skipped}", flush=True)
-backend.close()
+def git(repo: pathlib.Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@e", *args], cwd=repo, check=True,
+                   capture_output=True)
+
+
+def staged_change(repo: pathlib.Path) -> None:
+    """A repository whose staged change breaks `total` in a module that cannot be imported."""
+    git(repo, "init", "-q")
+    (repo / "shop").mkdir()
+    (repo / "shop/__init__.py").write_text("")
+    (repo / "shop/cart.py").write_text(SOURCE)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    (repo / "shop/cart.py").write_text(SOURCE.replace("(1 - discount / 100)", "(1 - discount)"))
+    git(repo, "add", "-A")
+
+
+def main() -> int:
+    repo = pathlib.Path(tempfile.mkdtemp(prefix="reviewer-import-check-"))
+    staged_change(repo)
+    config = Config(threads=2, cache=False)
+    parsed = parse_source(DiffSource("staged"), repo, config)
+    backend = make_backend(config)
+    try:
+        for check in (True, False):
+            if not check:
+                TestgenSession._importable = lambda self, fns, stats, say: fns  # type: ignore[method-assign]
+            started = time.perf_counter()
+            with TestgenSession(TreeSpec("index", repo), Options()) as session:
+                result = session.run(parsed, backend, config, None)
+            print(f"import check {'on' if check else 'off'}: {time.perf_counter() - started:.1f} s, model calls "
+                  f"{result.stats.model_calls}, tests {len(result.suggestions)}, dropped {len(result.dropped)}, "
+                  f"skipped {result.stats.skipped}", flush=True)
+    finally:
+        backend.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
