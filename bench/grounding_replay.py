@@ -18,7 +18,6 @@ case's repository (analyzer hints, whole new files): --hints rebuilds it per cas
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.quality_curve import KINDS, cell, pooled
 from reviewer.context import language_for_path
-from reviewer.evaluate import load_cases, score
+from reviewer.evaluate import load_cases, results_for, score
 from reviewer.grounding import (
     DIGEST_NOTE,
     ECHO_NOTE,
@@ -147,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="rebuild each case's repository for the lint-echo and prose rows")
     args = ap.parse_args(argv)
     cases = {c["id"]: c for c in load_cases(args.cases)}
-    results = [json.loads(line) for line in args.results.read_text().splitlines() if line.strip()]
-    results = [r for r in results if r["id"] in cases]
+    results = results_for(cases, args.results)
     without: list[dict[str, Any]] = []
     with_grounding: list[dict[str, Any]] = []
     with_echoes: list[dict[str, Any]] = []

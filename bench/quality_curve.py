@@ -13,13 +13,12 @@ the eval ran with can be replayed too.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reviewer.evaluate import Score, load_cases, score
+from reviewer.evaluate import Score, load_cases, results_for, score
 
 THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 # The targets are per kind of case, so the table also pools the sources by kind.
@@ -63,8 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", required=True, type=Path)
     args = ap.parse_args(argv)
     cases = {c["id"]: c for c in load_cases(args.cases)}
-    results = [json.loads(line) for line in args.results.read_text().splitlines() if line.strip()]
-    results = [r for r in results if r["id"] in cases]
+    results = results_for(cases, args.results)
     by_threshold = {t: pooled(score(cases, filtered(results, t))) for t in THRESHOLDS}
     names = list(by_threshold[0.0])
     per_source = sorted((n for n in names if n != "ALL" and n not in KINDS), key=str.lower)

@@ -13,7 +13,6 @@ claims back at their severity. Also prints, per case, what the tests did.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import statistics
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reviewer.evaluate import format_table, is_alarm, judge, load_cases, score
+from reviewer.evaluate import format_table, is_alarm, judge, load_cases, results_for, score
 
 LOWERED = re.compile(r"\s*\[Lowered from (\w+): generated tests of .*?\]", re.DOTALL)
 
@@ -46,8 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", required=True, type=Path)
     args = ap.parse_args(argv)
     cases = {c["id"]: c for c in load_cases(args.cases)}
-    results = [json.loads(line) for line in args.results.read_text(encoding="utf-8").splitlines() if line.strip()]
-    results = [r for r in results if r["id"] in cases]
+    results = results_for(cases, args.results)
     before = undo(results)
     print("## Without the tests' effect (regression findings removed, lowered claims restored)\n")
     print(format_table(score(cases, before)))

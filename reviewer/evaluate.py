@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -178,6 +178,13 @@ def format_table(scores: dict[str, Score]) -> str:
         rows.append(f"| {source} | {s.buggy} | {s.detected} ({pct(s.detection_rate)}) | {s.clean} | "
                     f"{s.false_alarms} ({pct(s.false_alarm_rate)}) | {med} |")
     return "\n".join(rows)
+
+
+def results_for(cases: Mapping[str, Any], path: Path) -> list[dict[str, Any]]:
+    """The lines of a results file whose case is in `cases`, in file order; read-only (for the
+    scripts under bench/ that replay or rescore a run; `read_results` repairs a resumed run's file)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [r for r in (json.loads(line) for line in lines if line.strip()) if r["id"] in cases]
 
 
 def read_results(out: Path) -> dict[str, dict[str, Any]]:

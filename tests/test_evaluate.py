@@ -18,7 +18,7 @@ from reviewer.cli import main
 from reviewer.config import Config
 from reviewer.errors import ReviewerError
 from reviewer.eval_repo import materialize
-from reviewer.evaluate import load_cases, read_results, review_case, run_eval, score, worker_config
+from reviewer.evaluate import load_cases, read_results, results_for, review_case, run_eval, score, worker_config
 
 EVAL = Path("/work/shared/eval")
 OLD = [f"line {i}" for i in range(1, 41)]
@@ -414,3 +414,11 @@ def test_quality_curve_pools_sources_by_kind(tmp_path, capsys):
     assert "| 0.00 | 100% (2/2) / 50% (1/2) | 100% (1/1) / - | 100% (3/3) / 50% (1/2) |" in out
     assert "| 0.85 | 50% (1/2) / 0% (0/2) | 100% (1/1) / - | 67% (2/3) / 0% (0/2) |" in out
     assert "| 0.95 | 50% (1/2) / 0% (0/2) |" in out and "| 0.00 | 100% (1/1) / 0% (0/1) |" in out
+
+
+def test_results_for_reads_the_lines_of_known_cases_without_touching_the_file(tmp_path: Path) -> None:
+    out = tmp_path / "results.jsonl"
+    text = '{"id": "a", "findings": []}\n\n{"id": "other", "findings": []}\n{"id": "b", "findings": [1]}'  # no final newline
+    out.write_text(text)
+    assert results_for({"a": {}, "b": {}}, out) == [{"id": "a", "findings": []}, {"id": "b", "findings": [1]}]
+    assert out.read_text() == text  # read_results would cut the unterminated last line: a replay must not
