@@ -217,13 +217,12 @@ def cmd_review(args: argparse.Namespace, cwd: Path) -> int:
         from reviewer.progress import RichProgress
 
         progress = RichProgress
-    tree = python = None
+    tree = None
     if config.run_tests:
-        from reviewer.testgen.command import project_python, tree_spec
+        from reviewer.testgen.command import tree_spec
 
         tree = tree_spec(args, cwd)
-        python = project_python(tree.root)
-    review = review_parsed(parsed, config, progress, tree=tree, python=python)
+    review = review_parsed(parsed, config, progress, tree=tree)
 
     color = args.output is None and args.format == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     report = get_renderer(args.format)(review, color)

@@ -62,7 +62,6 @@ def review_parsed(
     progress: ProgressFactory | None = None,
     warn: Callable[[str], None] | None = None,
     tree: TreeSpec | None = None,
-    python: str | None = None,
 ) -> Review:
     """Review parsed hunks: cache first, the model for the rest; analyzers when configured.
 
@@ -98,7 +97,7 @@ def review_parsed(
                 from reviewer.testgen.evidence import review_with_tests
 
                 say = None if config.quiet else (lambda m: (warn or _to_stderr)(f"reviewer: {m}"))
-                review = review_with_tests(review, parsed, tree, backend, config, cache, python, report=say)
+                review = review_with_tests(review, parsed, tree, backend, config, cache, report=say)
         except ModelUnavailable:
             raise
         except ReviewerError as exc:

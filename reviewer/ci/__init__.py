@@ -113,14 +113,13 @@ def review_request(args: argparse.Namespace, cwd: Path, env: Mapping[str, str], 
     parsed = parse_source(source, cwd, config, sys.stdin.buffer, allow_empty=True)
     if not parsed.hunks and not parsed.skipped:
         return None, config
-    tree = python = None
+    tree = None
     if config.run_tests:
-        from reviewer.testgen.command import project_python, tree_spec
+        from reviewer.testgen.command import tree_spec
 
         tree = tree_spec(args if explicit_source(args) else argparse.Namespace(range=default_range, base=None, diff=None),
                          cwd)
-        python = project_python(tree.root)
-    return review_parsed(parsed, config, tree=tree, python=python), config
+    return review_parsed(parsed, config, tree=tree), config
 
 
 def report_and_exit(args: argparse.Namespace, review: Review, config: Any, planned: dict[str, Any] | None) -> int:

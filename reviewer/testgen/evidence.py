@@ -27,6 +27,7 @@ from reviewer.backends import Backend
 from reviewer.cache import ResultCache
 from reviewer.config import Config
 from reviewer.review import keep_finding
+from reviewer.testgen.command import project_python
 from reviewer.testgen.sandbox import Limits, TreeSpec
 from reviewer.testgen.session import Options, Suggestion, TestgenResult, TestgenSession
 from reviewer.types import Category, Finding, ParsedDiff, Review, Severity, SkippedFile
@@ -87,13 +88,13 @@ def ground_by_tests(findings: Sequence[Finding], result: TestgenResult) -> tuple
 
 
 def review_with_tests(review: Review, parsed: ParsedDiff, tree: TreeSpec, backend: Backend, config: Config,
-                      cache: ResultCache | None, python: str | None = None, limits: Limits | None = None,
+                      cache: ResultCache | None, limits: Limits | None = None,
                       report: Callable[[str], None] | None = None) -> Review:
     """`review` after the changed functions' generated tests ran in a sandboxed copy of
     `tree`: findings grounded by them (`ground_by_tests`) and filtered by `config` like the
     review's own, the tests in `review.tests`, functions that got none in `stats.skipped`.
-    `python` runs the tests (default: reviewer's)."""
-    options = Options(limits=limits or Limits(), python=python)
+    The tests run with the project's own `.venv` when it has pytest, else reviewer's Python."""
+    options = Options(limits=limits or Limits(), python=project_python(tree.root))
     with TestgenSession(tree, options) as session:
         result = session.run(parsed, backend, config, cache, report=report)
     skipped = (*review.stats.skipped, *(SkippedFile(target, f"no tests: {why}") for target, why in result.stats.skipped))
