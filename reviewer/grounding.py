@@ -146,10 +146,10 @@ def ground_security_claims(findings: tuple[Finding, ...], hunk: Hunk) -> tuple[F
     """The model's findings, with security claims on lines that touch nothing
     security-relevant lowered to `low` (analyzer findings are left alone)."""
     added = hunk.added_lines
-    return tuple(_demoted(f, Severity.LOW, LOWERED_NOTE) if lowers(f, added, hunk.language) else f for f in findings)
+    return tuple(demoted(f, Severity.LOW, LOWERED_NOTE) if lowers(f, added, hunk.language) else f for f in findings)
 
 
-def _demoted(finding: Finding, severity: Severity, note: str) -> Finding:
+def demoted(finding: Finding, severity: Severity, note: str) -> Finding:
     """`finding` at `severity`, its message ending with the note that says why."""
     return replace(finding, severity=severity, message=f"{finding.message} {note}".strip())
 
@@ -181,7 +181,7 @@ def ground_echoed_hints(findings: tuple[Finding, ...], hints: tuple[Finding, ...
     for f in findings:
         cap = min((h.severity for h in hints if echoes(f, h)), key=lambda s: s.rank, default=None)
         if cap is not None and cap.rank < f.severity.rank:
-            f = _demoted(f, cap, ECHO_NOTE)
+            f = demoted(f, cap, ECHO_NOTE)
         out.append(f)
     return tuple(out)
 
@@ -228,7 +228,7 @@ def ground_prose_claims(findings: tuple[Finding, ...], prose: frozenset[int]) ->
     out = []
     for f in findings:
         if is_alarm_claim(f) and all(n in prose for n in range(f.line, f.end_line + 1)):
-            f = _demoted(f, Severity.LOW, PROSE_NOTE)
+            f = demoted(f, Severity.LOW, PROSE_NOTE)
         out.append(f)
     return tuple(out)
 
@@ -282,7 +282,7 @@ def ground_untainted_claims(findings: tuple[Finding, ...], report: TaintReport |
         if is_flow_claim(f):
             scope = report.scope_at(f.line)
             if scope is not None and scope.analyzed and not scope.flows:
-                f = _demoted(f, Severity.LOW, TAINT_NOTE)
+                f = demoted(f, Severity.LOW, TAINT_NOTE)
         out.append(f)
     return tuple(out)
 
@@ -315,9 +315,9 @@ def ground_non_vulnerabilities(findings: tuple[Finding, ...], facts: FileFacts) 
     out = []
     for f in findings:
         if is_hardcoded_path_claim(f):
-            f = _demoted(f, Severity.LOW, PATH_NOTE)
+            f = demoted(f, Severity.LOW, PATH_NOTE)
         elif is_cleartext_storage_claim(f) and facts.stores_only_digests(f.path, f.line):
-            f = _demoted(f, Severity.LOW, DIGEST_NOTE)
+            f = demoted(f, Severity.LOW, DIGEST_NOTE)
         out.append(f)
     return tuple(out)
 
@@ -379,7 +379,7 @@ def ground_analyzer_flows(findings: tuple[Finding, ...], facts: FileFacts) -> tu
             report = facts.taint_of(f.path)
             scope = report.scope_at(f.line) if report is not None else None
             if scope is not None and scope.analyzed and not scope.flows:
-                f = _demoted(f, Severity.LOW, TAINT_NOTE)
+                f = demoted(f, Severity.LOW, TAINT_NOTE)
         out.append(f)
     return tuple(out)
 

@@ -26,6 +26,7 @@ from typing import NamedTuple
 from reviewer.backends import Backend
 from reviewer.cache import ResultCache
 from reviewer.config import Config
+from reviewer.grounding import demoted, is_alarm_claim
 from reviewer.review import keep_finding
 from reviewer.testgen.command import project_python
 from reviewer.testgen.sandbox import Limits, TreeSpec
@@ -76,13 +77,11 @@ def ground_by_tests(findings: Sequence[Finding], result: TestgenResult) -> tuple
     out = []
     for f in findings:
         fn = next((fn for fn in fixed if _inside(f, fn)), None)
-        if (fn is not None and f.source == "model" and f.category is Category.BUG
-                and f.severity.rank >= Severity.MEDIUM.rank):
+        if fn is not None and is_alarm_claim(f) and f.category is Category.BUG:
             names = ", ".join(f"`{n}`" for n in fn.fixes)
-            note = (f"[Lowered from {f.severity.value}: generated tests of {fn.qualname} fail on the code before "
-                    f"this change and pass after it ({names}), and none passes before and fails after: the "
-                    f"tests agree with the new behaviour this claim doubts.]")
-            f = replace(f, severity=Severity.LOW, message=f"{f.message} {note}".strip())
+            f = demoted(f, Severity.LOW, f"[Lowered from {f.severity.value}: generated tests of {fn.qualname} fail "
+                        f"on the code before this change and pass after it ({names}), and none passes before and "
+                        f"fails after: the tests agree with the new behaviour this claim doubts.]")
         out.append(f)
     return (*out, *result.findings)
 
