@@ -90,14 +90,15 @@ def review_parsed(
         hints = analyze(parsed, cache) if config.analyzers else ()
         try:
             review = run_review(parsed, backend, config, cache, shown, hints)
-            if config.run_tests and tree is not None and redacted:  # the model saw masks; tests need the code
-                (warn or _to_stderr)("reviewer: warning: tests not run: the code sent to the model server was "
-                                     "redacted (--secrets redact); use --secrets warn or a local model for --run-tests")
-            elif config.run_tests and tree is not None:
-                from reviewer.testgen.evidence import review_with_tests
+            if config.run_tests and tree is not None:
+                if redacted:  # the model saw masks; the tests need the code
+                    (warn or _to_stderr)("reviewer: warning: tests not run: the code sent to the model server was "
+                                         "redacted (--secrets redact); use --secrets warn or a local model for --run-tests")
+                else:
+                    from reviewer.testgen.evidence import review_with_tests
 
-                say = None if config.quiet else (lambda m: (warn or _to_stderr)(f"reviewer: {m}"))
-                review = review_with_tests(review, parsed, tree, backend, config, cache, report=say)
+                    say = None if config.quiet else (lambda m: (warn or _to_stderr)(f"reviewer: {m}"))
+                    review = review_with_tests(review, parsed, tree, backend, config, cache, report=say)
         except ModelUnavailable:
             raise
         except ReviewerError as exc:

@@ -29,11 +29,9 @@ from reviewer.config import Config
 from reviewer.grounding import demoted, is_alarm_claim
 from reviewer.review import keep_finding
 from reviewer.testgen.command import project_python
-from reviewer.testgen.sandbox import Limits, TreeSpec
+from reviewer.testgen.sandbox import TreeSpec
 from reviewer.testgen.session import Options, Suggestion, TestgenResult, TestgenSession
 from reviewer.types import Category, Finding, ParsedDiff, Review, Severity, SkippedFile
-
-BAD = ("failed", "timeout")
 
 
 class FunctionEvidence(NamedTuple):
@@ -60,7 +58,7 @@ def evidence(suggestions: Sequence[Suggestion]) -> tuple[FunctionEvidence, ...]:
     out = []
     for items in by_target.values():
         fn = items[0].target
-        fixes = tuple(s.name for s in items if s.status == "passed" and s.old_status in BAD)
+        fixes = tuple(s.name for s in items if s.shows_fix)
         regressions = tuple(s.name for s in items if s.regression)
         out.append(FunctionEvidence(fn.path, fn.start, fn.end, fn.qualname, fixes, regressions))
     return tuple(out)
@@ -87,13 +85,12 @@ def ground_by_tests(findings: Sequence[Finding], result: TestgenResult) -> tuple
 
 
 def review_with_tests(review: Review, parsed: ParsedDiff, tree: TreeSpec, backend: Backend, config: Config,
-                      cache: ResultCache | None, limits: Limits | None = None,
-                      report: Callable[[str], None] | None = None) -> Review:
+                      cache: ResultCache | None, report: Callable[[str], None] | None = None) -> Review:
     """`review` after the changed functions' generated tests ran in a sandboxed copy of
     `tree`: findings grounded by them (`ground_by_tests`) and filtered by `config` like the
     review's own, the tests in `review.tests`, functions that got none in `stats.skipped`.
     The tests run with the project's own `.venv` when it has pytest, else reviewer's Python."""
-    options = Options(limits=limits or Limits(), python=project_python(tree.root))
+    options = Options(python=project_python(tree.root))
     with TestgenSession(tree, options) as session:
         result = session.run(parsed, backend, config, cache, report=report)
     skipped = (*review.stats.skipped, *(SkippedFile(target, f"no tests: {why}") for target, why in result.stats.skipped))

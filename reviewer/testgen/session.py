@@ -64,6 +64,11 @@ class Suggestion:
     def regression(self) -> bool:
         return self.status in ("failed", "timeout") and self.old_status == "passed"
 
+    @property
+    def shows_fix(self) -> bool:
+        """The mirror of a regression: fails (or hangs) on the old code, passes on the new."""
+        return self.status == "passed" and self.old_status in ("failed", "timeout")
+
     def to_contract(self) -> TestSuggestion:
         return TestSuggestion(self.path, self.code, CONTRACT_STATUS.get(self.status, "not-run"))
 
