@@ -5,7 +5,10 @@ points at touch nothing security-relevant, caps a model finding that repeats a r
 at ruff's severity, and lowers bug/security claims on comments, docstrings and blank
 lines, injection claims in functions no untrusted input flows through
 (reviewer/taint.py), and "hardcoded path" / "stored in plain text" claims where a path
-constant or a hash digest is all there is (reviewer/digests.py). This replays the rules on a `reviewer eval` results file, no model run: findings
+constant or a hash digest is all there is (reviewer/digests.py), and bug claims whose
+suggested fix the flagged lines already read as (reviewer/suggested_fix.py), and security
+claims on lines that only switch a protection on (`ctx.check_hostname = True`) or only
+import a module. This replays the rules on a `reviewer eval` results file, no model run: findings
 the pipeline already changed are restored first (they carry one of grounding's notes;
 restored as `medium`, the lowest alarm), so files written with or without grounding,
 or with an older vocabulary, give the same rows. The echo, prose and flow rows need the
@@ -18,6 +21,7 @@ case's repository (analyzer hints, whole new files): --hints rebuilds it per cas
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -33,15 +37,21 @@ from reviewer.evaluate import load_cases, results_for, score
 from reviewer.grounding import (
     DIGEST_NOTE,
     ECHO_NOTE,
+    FIX_PRESENT_NOTE,
+    IMPORT_NOTE,
     LOWERED_NOTE,
     PATH_NOTE,
     PROSE_NOTE,
+    PROTECTION_NOTE,
     TAINT_NOTE,
     FileFacts,
     ground_analyzer_flows,
     ground_echoed_hints,
+    ground_import_claims,
     ground_non_vulnerabilities,
+    ground_present_fixes,
     ground_prose_claims,
+    ground_protection_claims,
     ground_untainted_claims,
     lowers,
 )
@@ -59,15 +69,19 @@ def added_lines(diff: str) -> dict[str, dict[int, str]]:
     return out
 
 
+_FIX_PRESENT = re.compile(re.escape(FIX_PRESENT_NOTE.split("{code}")[0]) + r"[^`]*`\)")
+
+
 def restored(finding: dict[str, Any]) -> dict[str, Any]:
     """A claim as the model made it (any lowered claim was an alarm: medium or high)."""
     message = finding.get("message", "")
-    notes = [note for note in (LOWERED_NOTE, ECHO_NOTE, PROSE_NOTE, TAINT_NOTE, PATH_NOTE, DIGEST_NOTE) if note in message]
-    if not notes:
+    notes = [note for note in (LOWERED_NOTE, ECHO_NOTE, PROSE_NOTE, TAINT_NOTE, PATH_NOTE, DIGEST_NOTE,
+                                         PROTECTION_NOTE, IMPORT_NOTE) if note in message]
+    if not notes and not _FIX_PRESENT.search(message):
         return finding
     for note in notes:
         message = message.replace(note, "")
-    return {**finding, "severity": "medium", "message": message.strip()}
+    return {**finding, "severity": "medium", "message": _FIX_PRESENT.sub("", message).strip()}
 
 
 def case_inputs(case: dict[str, Any]) -> tuple[tuple[Finding, ...], ParsedDiff]:
@@ -94,7 +108,7 @@ def case_inputs(case: dict[str, Any]) -> tuple[tuple[Finding, ...], ParsedDiff]:
 
 def as_finding(f: dict[str, Any]) -> Finding:
     return Finding(f["path"], f["line"], f.get("end_line", f["line"]), Category(f["category"]), Severity(f["severity"]),
-                   f.get("title", ""), f.get("message", ""), source=f.get("source", "model"))
+                   f.get("title", ""), f.get("message", ""), f.get("suggestion"), source=f.get("source", "model"))
 
 
 def regrounded(findings: list[dict[str, Any]], rule: Callable[[Finding], Finding]) -> list[dict[str, Any]]:
@@ -131,6 +145,15 @@ def no_vulnerability_rule(facts: FileFacts) -> Callable[[Finding], Finding]:
     return lambda f: ground_non_vulnerabilities((f,), facts)[0]
 
 
+def hunk_rule(parsed: ParsedDiff, ground: Callable[[tuple[Finding, ...], Hunk], tuple[Finding, ...]]
+              ) -> Callable[[Finding], Finding]:
+    """A rule that grounds a finding in the hunk showing its line (added or context)."""
+    def rule(f: Finding) -> Finding:
+        hunk = next((h for h in parsed.hunks if h.path == f.path and f.line in h.new_line_numbers), None)
+        return f if hunk is None else ground((f,), hunk)[0]
+    return rule
+
+
 def show_changes(case_id: str, label: str, before: list[dict[str, Any]], after: list[dict[str, Any]], verb: str) -> None:
     for b, a in zip(before, after):
         if b["severity"] != a["severity"]:
@@ -153,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     with_prose: list[dict[str, Any]] = []
     with_taint: list[dict[str, Any]] = []
     with_named: list[dict[str, Any]] = []
+    with_fixes: list[dict[str, Any]] = []
+    with_protections: list[dict[str, Any]] = []
+    with_imports: list[dict[str, Any]] = []
     for r in results:
         added = added_lines(cases[r["id"]]["diff"])
         findings = [restored(f) for f in r["findings"]]
@@ -173,20 +199,32 @@ def main(argv: list[str] | None = None) -> int:
             prosed = regrounded(echoed, prose_rule(parsed, facts))
             untainted = regrounded(prosed, taint_rule(parsed, facts))
             named = regrounded(untainted, no_vulnerability_rule(facts))
+            fixes = regrounded(named, hunk_rule(parsed, ground_present_fixes))
+            protections = regrounded(fixes, hunk_rule(parsed, ground_protection_claims))
+            imports = regrounded(protections, hunk_rule(parsed, ground_import_claims))
             if args.show:
                 show_changes(r["id"], cases[r["id"]]["label"], kept, echoed, "capped")
                 show_changes(r["id"], cases[r["id"]]["label"], echoed, prosed, "prose")
                 show_changes(r["id"], cases[r["id"]]["label"], prosed, untainted, "no flow")
                 show_changes(r["id"], cases[r["id"]]["label"], untainted, named, "no vulnerability")
+                show_changes(r["id"], cases[r["id"]]["label"], named, fixes, "fix already there")
+                show_changes(r["id"], cases[r["id"]]["label"], fixes, protections, "protection on")
+                show_changes(r["id"], cases[r["id"]]["label"], protections, imports, "import")
             with_echoes.append({**r, "findings": echoed})
             with_prose.append({**r, "findings": prosed})
             with_taint.append({**r, "findings": untainted})
             with_named.append({**r, "findings": named})
+            with_fixes.append({**r, "findings": fixes})
+            with_protections.append({**r, "findings": protections})
+            with_imports.append({**r, "findings": imports})
     rows = [("as the model made them", without), ("security claims grounded", with_grounding)]
     if args.hints:
         rows += [("and lint echoes capped", with_echoes), ("and claims on prose lowered", with_prose),
                  ("and flow claims without a flow lowered", with_taint),
-                 ("and hardcoded-path / stored-digest claims lowered", with_named)]
+                 ("and hardcoded-path / stored-digest claims lowered", with_named),
+                 ("and bug claims whose fix is already there lowered", with_fixes),
+                 ("and security claims on a protection switched on lowered", with_protections),
+                 ("and security claims on imports lowered", with_imports)]
     columns = [*KINDS, "ALL"]
     print("| model findings | " + " | ".join(f"{n} detection / false alarms" for n in columns) + " |")
     print("|---|" + "---|" * len(columns))

@@ -1,6 +1,6 @@
 """Ground the model's claims in the code they point at and the hints it was shown.
 
-Five rules on the model's findings; analyzer findings are left alone, except bandit's
+Eight rules on the model's findings; analyzer findings are left alone, except bandit's
 dangerous-call warnings, which the fourth rule grounds too:
 
 **Security claims on plain lines.** A vulnerability needs something on its line to be
@@ -56,6 +56,28 @@ path an attacker controls is, and that is the flow rule's traversal claim), and
 digest (`f.write(b64encode(hashlib.sha384(pw).digest()))`: storing the digest is what
 should be done; reviewer/digests.py decides). Both are lowered to `low` with a note. A
 claim that the hash is weak ("MD5 ... stored") is left alone.
+
+**Bug claims whose fix is already there.** The model often reads a change backwards: on a
+diff that turns `x > pivot` into `x >= pivot` it reports "Incorrect comparison" on the new
+line and suggests "Change `x > pivot` to `x >= pivot`". A bug claim whose suggested code
+the flagged lines already read as (reviewer/suggested_fix.py) contradicts itself and is
+lowered to `low` with a note. Security claims are left alone: their suggestion often keeps
+the call and adds a check around it ("use `urlopen(url)` after validating `url`").
+
+**Security claims on a line that turns a protection on.** The model misreads settings:
+"Incorrect check_hostname setting" (high) on `ctx.check_hostname = True`, and a
+suggestion to set `verify_mode` to `CERT_NONE` on `context.verify_mode = ssl.CERT_REQUIRED`.
+A line that is nothing but an assignment switching a known protection on (TLS certificate
+and hostname checks, secure and HTTP-only session cookies, template autoescaping, XML
+entity resolution off) cannot be the vulnerability; a security claim on such lines only
+is lowered to `low` with a note. A call that passes the same setting
+(`requests.get(url, verify=True)`) is not such a line: the call itself may be the flaw.
+
+**Security claims on imports.** Shown bandit's import warning for `xml.etree` as a hint,
+the model answered "XML Parsing Vulnerability" (high) on `import xml.etree.ElementTree as
+ET` in safe handlers. Importing a module is no vulnerability; using it may be, on the line
+that uses it. A security claim whose lines are all import statements is lowered to `low`
+with a note.
 """
 
 from __future__ import annotations
@@ -67,6 +89,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from reviewer.digests import stores_only_digests
+from reviewer.suggested_fix import already_applied
 from reviewer.taint import TaintReport, analyze_source
 from reviewer.types import Category, Finding, Hunk, Severity
 
@@ -76,6 +99,9 @@ PROSE_NOTE = "(lowered to low: the line is a comment, docstring or blank, not co
 TAINT_NOTE = "(lowered to low: no untrusted input reaches a dangerous call in this function)"
 PATH_NOTE = "(lowered to low: a path written in the code is no vulnerability by itself)"
 DIGEST_NOTE = "(lowered to low: what this line stores is a hash digest, not the secret)"
+PROTECTION_NOTE = "(lowered to low: this line turns a protection on, it does not turn one off)"
+IMPORT_NOTE = "(lowered to low: an import is no vulnerability; a line that uses the module may be)"
+FIX_PRESENT_NOTE = "(lowered to low: the code already reads as the suggested fix `{code}`)"
 ECHO_SOURCES = frozenset({"ruff"})  # see the module docstring for why bandit is not one
 
 _SECURITY_RELEVANT = re.compile(
@@ -322,6 +348,73 @@ def ground_non_vulnerabilities(findings: tuple[Finding, ...], facts: FileFacts) 
     return tuple(out)
 
 
+def ground_present_fixes(findings: tuple[Finding, ...], hunk: Hunk) -> tuple[Finding, ...]:
+    """The model's findings, with bug claims whose suggested code the flagged lines already
+    read as lowered to `low`."""
+    shown = {ln.new_no: ln.text for ln in hunk.lines if ln.new_no is not None}
+    out = []
+    for f in findings:
+        if is_alarm_claim(f) and f.category is Category.BUG:
+            code = already_applied(f.suggestion, (shown.get(n, "") for n in range(f.line, f.end_line + 1)))
+            if code is not None:
+                f = demoted(f, Severity.LOW, FIX_PRESENT_NOTE.format(code=code))
+        out.append(f)
+    return tuple(out)
+
+
+# An assignment statement and nothing else: `target = value` (an optional trailing comment).
+_ASSIGNMENT = re.compile(r"^\s*(?P<target>[\w.]+(?:\[[^\]]+\])?)\s*=\s*(?P<value>[\w.]+)\s*(?:#.*)?$")
+# (setting, value) pairs that switch a protection on; the setting is the target's last
+# attribute, or its key when it is subscripted (`app.config['SESSION_COOKIE_SECURE']`).
+_PROTECTIONS_ON = (
+    (re.compile(r"check_hostname"), re.compile(r"True")),
+    (re.compile(r"verify_mode"), re.compile(r"(?:ssl\.)?CERT_REQUIRED")),
+    (re.compile(r"(?:SESSION|REMEMBER|CSRF)_COOKIE_(?:SECURE|HTTPONLY)|WTF_CSRF_ENABLED"), re.compile(r"True")),
+    (re.compile(r"autoescape"), re.compile(r"True")),
+    (re.compile(r"resolve_entities"), re.compile(r"False")),
+)
+_SUBSCRIPT_KEY = re.compile(r"""\[\s*['"]?([\w.]+)['"]?\s*\]$""")
+
+
+def turns_protection_on(line: str) -> bool:
+    """Whether `line` is only an assignment that switches a known protection on."""
+    m = _ASSIGNMENT.match(line)
+    if m is None:
+        return False
+    target = m.group("target")
+    key = _SUBSCRIPT_KEY.search(target)
+    setting = key.group(1) if key else target.rsplit(".", 1)[-1]
+    return any(s.fullmatch(setting) and v.fullmatch(m.group("value")) for s, v in _PROTECTIONS_ON)
+
+
+def ground_protection_claims(findings: tuple[Finding, ...], hunk: Hunk) -> tuple[Finding, ...]:
+    """The model's findings, with security claims whose every line turns a protection on
+    lowered to `low`."""
+    shown = {ln.new_no: ln.text for ln in hunk.lines if ln.new_no is not None}
+    out = []
+    for f in findings:
+        if (is_alarm_claim(f) and f.category is Category.SECURITY
+                and all(turns_protection_on(shown.get(n, "")) for n in range(f.line, f.end_line + 1))):
+            f = demoted(f, Severity.LOW, PROTECTION_NOTE)
+        out.append(f)
+    return tuple(out)
+
+
+_IMPORT = re.compile(r"^\s*(?:import\s+[\w.]+|from\s+[\w.]+\s+import\b)")
+
+
+def ground_import_claims(findings: tuple[Finding, ...], hunk: Hunk) -> tuple[Finding, ...]:
+    """The model's findings, with security claims whose every line is an import lowered to `low`."""
+    shown = {ln.new_no: ln.text for ln in hunk.lines if ln.new_no is not None}
+    out = []
+    for f in findings:
+        if (is_alarm_claim(f) and f.category is Category.SECURITY
+                and all(_IMPORT.match(shown.get(n, "")) for n in range(f.line, f.end_line + 1))):
+            f = demoted(f, Severity.LOW, IMPORT_NOTE)
+        out.append(f)
+    return tuple(out)
+
+
 class FileFacts:
     """What grounding needs from whole new files (`sources`: path -> lines), each worked out
     once per file and only when a finding asks (a cached re-run must stay fast)."""
@@ -386,7 +479,7 @@ def ground_analyzer_flows(findings: tuple[Finding, ...], facts: FileFacts) -> tu
 
 def ground_model_findings(findings: tuple[Finding, ...], hunk: Hunk, hints: tuple[Finding, ...],
                           facts: FileFacts) -> tuple[Finding, ...]:
-    """All five rules, in order, on the model's findings for `hunk` (shown analyzer `hints`)."""
+    """All eight rules, in order, on the model's findings for `hunk` (shown analyzer `hints`)."""
     findings = ground_echoed_hints(ground_security_claims(findings, hunk), hints)
     if any(is_alarm_claim(f) for f in findings):
         findings = ground_prose_claims(findings, facts.prose(hunk))
@@ -394,4 +487,4 @@ def ground_model_findings(findings: tuple[Finding, ...], hunk: Hunk, hints: tupl
         findings = ground_untainted_claims(findings, facts.taint(hunk))
     if any(is_hardcoded_path_claim(f) or is_cleartext_storage_claim(f) for f in findings):
         findings = ground_non_vulnerabilities(findings, facts)
-    return findings
+    return ground_import_claims(ground_protection_claims(ground_present_fixes(findings, hunk), hunk), hunk)

@@ -80,6 +80,18 @@ def test_bandit_does_not_call_a_tests_assert_a_finding(path: str, reported: bool
     assert any("(B307)" in t for t in titles)  # every other test still runs on test files
 
 
+@pytest.mark.parametrize("whole_file", [True, False])
+def test_the_review_runs_bandit_and_ruff_on_a_python_312_file(whole_file: bool) -> None:
+    """The pipeline hands a 3.12 file to the analyzers, whole or as the new file's hunk
+    (once, it gave them nothing: its parse check ran on this Python only)."""
+    new = PY312_HASHER.splitlines()
+    hunk = make_hunk(path="app/store.py", removed=(), added=tuple(new), before=(), after=(), start=1)
+    found = analyze(ParsedDiff((hunk,), sources={"app/store.py": tuple(new)} if whole_file else {}))
+    codes = {(f.source, f.line, f.title.rsplit("(", 1)[-1].rstrip(")")) for f in found}
+    assert ("bandit", 4, "B324") in codes  # the weak hash
+    assert not any("syntax error" in f.title for f in found)
+
+
 def test_bandit_stdlib_xml_parser_warnings_are_notes_not_alarms():
     from reviewer.analyzers.bandit import STDLIB_XML_NOTE, bandit_findings
 

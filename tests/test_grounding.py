@@ -268,3 +268,47 @@ def test_bench_replay_lowers_claims_on_docstrings(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert "| and lint echoes capped | - / 100% (1/1) | - | - / 100% (1/1) |" in out
     assert "| and claims on prose lowered | - / 0% (0/1) | - | - / 0% (0/1) |" in out
+
+
+@pytest.mark.parametrize("line, on", [
+    ("    ctx.check_hostname = True", True),
+    ("context.verify_mode = ssl.CERT_REQUIRED", True),
+    ("app.config['SESSION_COOKIE_SECURE'] = True  # HTTPS only", True),
+    ("parser.resolve_entities = False", True),
+    ("ctx.check_hostname = False", False),  # turned off: a claim here may well be right
+    ("ctx.verify_mode = ssl.CERT_NONE", False),
+    ("app.config['WTF_CSRF_ENABLED'] = False", False),
+    ("requests.get(url, verify=True)", False),  # a call: the request itself may be the flaw
+    ("ctx.check_hostname = True; ctx.load_verify_locations(path)", False),
+    ("debug = True", False),
+])
+def test_a_line_that_turns_a_protection_on(line: str, on: bool) -> None:
+    from reviewer.grounding import turns_protection_on
+
+    assert turns_protection_on(line) is on
+
+
+def test_a_security_claim_on_a_protection_switched_on_is_lowered() -> None:
+    from reviewer.grounding import PROTECTION_NOTE, ground_protection_claims
+
+    hunk = make_hunk(path="tls.py", removed=(), added=("    ctx.check_hostname = True", "    ctx.verify_mode = x"),
+                     before=("def context(x):",), after=())
+    claim = replace(make_finding(line=11, title="Incorrect check_hostname setting", path="tls.py"), end_line=11)
+    (f,) = ground_protection_claims((claim,), hunk)
+    assert f.severity is Severity.LOW and f.message.endswith(PROTECTION_NOTE)
+    spanning = replace(claim, end_line=12)  # line 12 sets verify_mode to something unknown
+    bug = replace(claim, category=Category.BUG)
+    assert ground_protection_claims((spanning, bug), hunk) == (spanning, bug)
+
+
+def test_a_security_claim_on_imports_only_is_lowered() -> None:
+    from reviewer.grounding import IMPORT_NOTE, ground_import_claims
+
+    hunk = make_hunk(path="h.py", removed=(), before=(), after=(), start=1,
+                     added=("import xml.etree.ElementTree as ET", "from lxml import etree", "root = ET.parse(f)"))
+    on_import = replace(make_finding(line=1, title="XML Parsing Vulnerability", path="h.py"), end_line=2)
+    (f,) = ground_import_claims((on_import,), hunk)
+    assert f.severity is Severity.LOW and f.message.endswith(IMPORT_NOTE)
+    on_use = replace(on_import, end_line=3)  # reaches the line that parses
+    bug = replace(on_import, category=Category.BUG)  # "No module named ..." is a real bug
+    assert ground_import_claims((on_use, bug), hunk) == (on_use, bug)

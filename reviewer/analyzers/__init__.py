@@ -20,7 +20,6 @@ under a second. A tool that could not run (ruff missing, timed out) is not cache
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import textwrap
@@ -35,6 +34,7 @@ from reviewer.analyzers.bandit import READER_TAG as BANDIT_READER_TAG
 from reviewer.analyzers.bandit import bandit_findings
 from reviewer.backends import Completion
 from reviewer.cache import ResultCache, cache_key
+from reviewer.pyparse import parse_python
 from reviewer.types import Category, Finding, Hunk, ParsedDiff, Severity
 
 # Snippets are padded with blank lines to their real line numbers, and bandit's time grows
@@ -48,7 +48,7 @@ HINT_SOURCES = frozenset({"bandit", "ruff"})
 
 def hunk_snippet(hunk: Hunk) -> str | None:
     """The hunk's new side placed at its real line numbers, dedented; None if it does not parse
-    or starts past MAX_SNIPPET_LINE."""
+    (Python 3.12 f-strings count as parsing: reviewer/pyparse.py) or starts past MAX_SNIPPET_LINE."""
     rows = sorted({*hunk.context_before, *((ln.new_no, ln.text) for ln in hunk.lines if ln.new_no is not None),
                    *hunk.context_after})
     if not rows or rows[0][0] > MAX_SNIPPET_LINE:
@@ -57,11 +57,7 @@ def hunk_snippet(hunk: Hunk) -> str | None:
     numbers = range(rows[0][0], rows[-1][0] + 1)
     body = textwrap.dedent("\n".join(by_number.get(n, "") for n in numbers))
     source = "\n" * (rows[0][0] - 1) + body + "\n"
-    try:
-        ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None
-    return source
+    return source if parse_python(source) is not None else None
 
 
 class Source(NamedTuple):
@@ -97,15 +93,14 @@ def python_sources(parsed: ParsedDiff) -> list[Source]:
 
 
 def _parsing_text(lines: tuple[str, ...] | None) -> str | None:
-    """The whole file's text, or None when it is unknown or does not parse."""
+    """The whole file's text, or None when it is unknown or does not parse. A file written for
+    Python 3.12 (an f-string reusing its quote) parses: ruff reads it as it is, bandit through
+    the f-string rewrite (analyzers/bandit.py); rejecting it here kept both off 298 of OWASP
+    BenchmarkPython's 815 handlers."""
     if lines is None:
         return None
     text = "\n".join(lines) + "\n"
-    try:
-        ast.parse(text)
-    except (SyntaxError, ValueError):
-        return None
-    return text
+    return text if parse_python(text) is not None else None
 
 
 def _tool_version(dist: str) -> str:
