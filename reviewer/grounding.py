@@ -85,7 +85,7 @@ from __future__ import annotations
 import io
 import re
 import tokenize
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from reviewer.digests import stores_only_digests
@@ -348,16 +348,35 @@ def ground_non_vulnerabilities(findings: tuple[Finding, ...], facts: FileFacts) 
     return tuple(out)
 
 
+def shown_lines(hunk: Hunk) -> dict[int, str]:
+    """New-file line number -> text, for every line the hunk shows on its new side."""
+    return {ln.new_no: ln.text for ln in hunk.lines if ln.new_no is not None}
+
+
 def ground_present_fixes(findings: tuple[Finding, ...], hunk: Hunk) -> tuple[Finding, ...]:
     """The model's findings, with bug claims whose suggested code the flagged lines already
     read as lowered to `low`."""
-    shown = {ln.new_no: ln.text for ln in hunk.lines if ln.new_no is not None}
+    shown = shown_lines(hunk)
     out = []
     for f in findings:
         if is_alarm_claim(f) and f.category is Category.BUG:
             code = already_applied(f.suggestion, (shown.get(n, "") for n in range(f.line, f.end_line + 1)))
             if code is not None:
                 f = demoted(f, Severity.LOW, FIX_PRESENT_NOTE.format(code=code))
+        out.append(f)
+    return tuple(out)
+
+
+def _ground_security_claims_on(findings: tuple[Finding, ...], hunk: Hunk, line_refutes: Callable[[str], bool],
+                               note: str) -> tuple[Finding, ...]:
+    """The model's findings, with security claims whose every line satisfies `line_refutes`
+    lowered to `low` with `note`."""
+    shown = shown_lines(hunk)
+    out = []
+    for f in findings:
+        if (is_alarm_claim(f) and f.category is Category.SECURITY
+                and all(line_refutes(shown.get(n, "")) for n in range(f.line, f.end_line + 1))):
+            f = demoted(f, Severity.LOW, note)
         out.append(f)
     return tuple(out)
 
@@ -390,29 +409,20 @@ def turns_protection_on(line: str) -> bool:
 def ground_protection_claims(findings: tuple[Finding, ...], hunk: Hunk) -> tuple[Finding, ...]:
     """The model's findings, with security claims whose every line turns a protection on
     lowered to `low`."""
-    shown = {ln.new_no: ln.text for ln in hunk.lines if ln.new_no is not None}
-    out = []
-    for f in findings:
-        if (is_alarm_claim(f) and f.category is Category.SECURITY
-                and all(turns_protection_on(shown.get(n, "")) for n in range(f.line, f.end_line + 1))):
-            f = demoted(f, Severity.LOW, PROTECTION_NOTE)
-        out.append(f)
-    return tuple(out)
+    return _ground_security_claims_on(findings, hunk, turns_protection_on, PROTECTION_NOTE)
 
 
 _IMPORT = re.compile(r"^\s*(?:import\s+[\w.]+|from\s+[\w.]+\s+import\b)")
 
 
+def is_import(line: str) -> bool:
+    """Whether `line` is an import statement."""
+    return bool(_IMPORT.match(line))
+
+
 def ground_import_claims(findings: tuple[Finding, ...], hunk: Hunk) -> tuple[Finding, ...]:
     """The model's findings, with security claims whose every line is an import lowered to `low`."""
-    shown = {ln.new_no: ln.text for ln in hunk.lines if ln.new_no is not None}
-    out = []
-    for f in findings:
-        if (is_alarm_claim(f) and f.category is Category.SECURITY
-                and all(_IMPORT.match(shown.get(n, "")) for n in range(f.line, f.end_line + 1))):
-            f = demoted(f, Severity.LOW, IMPORT_NOTE)
-        out.append(f)
-    return tuple(out)
+    return _ground_security_claims_on(findings, hunk, is_import, IMPORT_NOTE)
 
 
 class FileFacts:
