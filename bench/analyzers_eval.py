@@ -13,20 +13,16 @@ analyses only, and the hints the model is shown.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.grounding_replay import case_inputs
-from bench.quality_curve import cell, pooled
-from reviewer.evaluate import load_cases, score
+from bench.taint_eval import print_tables
+from reviewer.evaluate import load_cases
 from reviewer.grounding import FileFacts, ground_analyzer_flows
-
-_ROUTE = re.compile(r"/benchmark/([a-z]+)-\d+/")
 
 
 def case_findings(case: dict[str, Any]) -> list[dict[str, Any]]:
@@ -40,23 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("cases", nargs="+", type=Path)
     args = ap.parse_args(argv)
     cases = {c["id"]: c for c in load_cases(args.cases)}
-    rows = []
-    by_category: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for case in cases.values():
-        row = {"id": case["id"], "findings": case_findings(case), "seconds": 0.0}
-        rows.append(row)
-        route = _ROUTE.search(case["diff"])
-        if case["source"].startswith("OWASP") and route:
-            by_category[route.group(1)].append(row)
-    print("| source | analyzers alone: detection / false alarms |")
-    print("|---|---|")
-    for name, scores in pooled(score(cases, rows)).items():
-        print(f"| {name} | {cell(scores)} |")
-    if by_category:
-        print("\n| OWASP category | detection / false alarms |")
-        print("|---|---|")
-        for category, cat_rows in sorted(by_category.items()):
-            print(f"| {category} | {cell(pooled(score(cases, cat_rows))['ALL'])} |")
+    rows = [{"id": case["id"], "findings": case_findings(case), "seconds": 0.0} for case in cases.values()]
+    print_tables(cases, rows, "analyzers alone")
     return 0
 
 

@@ -53,36 +53,44 @@ def case_review(case: dict[str, Any]) -> tuple[list[dict[str, Any]], bool | None
     return findings, has_flow
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cases", nargs="+", type=Path)
-    args = ap.parse_args(argv)
-    cases = {c["id"]: c for c in load_cases(args.cases)}
-    rows = []
-    by_category: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    no_flow: Counter[str] = Counter()
-    buggy_with_lines: Counter[str] = Counter()
-    for case in cases.values():
-        findings, has_flow = case_review(case)
-        row = {"id": case["id"], "findings": findings, "seconds": 0.0}
-        rows.append(row)
-        route = _ROUTE.search(case["diff"])
-        if case["source"].startswith("OWASP") and route:
-            by_category[route.group(1)].append(row)
-        if has_flow is not None:
-            key = case.get("cwe") or case["source"]
-            buggy_with_lines[key] += 1
-            no_flow[key] += not has_flow
-    print("| source | taint findings alone: detection / false alarms |")
+def print_tables(cases: dict[str, dict[str, Any]], rows: list[dict[str, Any]], what: str) -> None:
+    """Detection / false alarms of `rows` per source, then per OWASP BenchmarkPython category
+    (from each handler's route)."""
+    print(f"| source | {what}: detection / false alarms |")
     print("|---|---|")
     for name, scores in pooled(score(cases, rows)).items():
         print(f"| {name} | {cell(scores)} |")
+    by_category: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        case = cases[row["id"]]
+        route = _ROUTE.search(case["diff"])
+        if case["source"].startswith("OWASP") and route:
+            by_category[route.group(1)].append(row)
     if by_category:
         print("\n| OWASP category | detection / false alarms |")
         print("|---|---|")
         for category, category_rows in sorted(by_category.items()):
             (scores,) = [v for k, v in pooled(score(cases, category_rows)).items() if k != "ALL" and k.startswith("OWASP")]
             print(f"| {category} | {cell(scores)} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("cases", nargs="+", type=Path)
+    args = ap.parse_args(argv)
+    cases = {c["id"]: c for c in load_cases(args.cases)}
+    rows = []
+    no_flow: Counter[str] = Counter()
+    buggy_with_lines: Counter[str] = Counter()
+    for case in cases.values():
+        findings, has_flow = case_review(case)
+        row = {"id": case["id"], "findings": findings, "seconds": 0.0}
+        rows.append(row)
+        if has_flow is not None:
+            key = case.get("cwe") or case["source"]
+            buggy_with_lines[key] += 1
+            no_flow[key] += not has_flow
+    print_tables(cases, rows, "taint findings alone")
     if buggy_with_lines:
         print("\nBuggy cases whose function has no flow at all (an injection claim there would be lowered):")
         for key, total in sorted(buggy_with_lines.items()):
