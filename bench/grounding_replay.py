@@ -20,7 +20,6 @@ case's repository (analyzer hints, whole new files): --hints rebuilds it per cas
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from collections.abc import Callable
@@ -31,9 +30,9 @@ from unidiff import PatchSet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.quality_curve import KINDS, cell, pooled
+from bench.quality_curve import KINDS, cell, pooled, replay_inputs, replay_parser
 from reviewer.context import language_for_path
-from reviewer.evaluate import load_cases, results_for, score
+from reviewer.evaluate import score
 from reviewer.grounding import (
     DIGEST_NOTE,
     ECHO_NOTE,
@@ -161,15 +160,12 @@ def show_changes(case_id: str, label: str, before: list[dict[str, Any]], after: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cases", nargs="+", type=Path)
-    ap.add_argument("--results", required=True, type=Path)
+    ap = replay_parser(__doc__)
     ap.add_argument("--show", action="store_true", help="list every claim grounding lowers")
     ap.add_argument("--hints", action="store_true",
                     help="rebuild each case's repository for the lint-echo and prose rows")
     args = ap.parse_args(argv)
-    cases = {c["id"]: c for c in load_cases(args.cases)}
-    results = results_for(cases, args.results)
+    cases, results = replay_inputs(args)
     without: list[dict[str, Any]] = []
     with_grounding: list[dict[str, Any]] = []
     with_echoes: list[dict[str, Any]] = []

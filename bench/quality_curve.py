@@ -51,18 +51,27 @@ def cell(s: Score) -> str:
     return f"{det} / {fa}"
 
 
+def replay_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The command line every replay of a results file starts from: the case files and --results."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("cases", nargs="+", type=Path)
+    ap.add_argument("--results", required=True, type=Path)
+    return ap
+
+
+def replay_inputs(args: argparse.Namespace) -> tuple[dict[str, dict], list[dict]]:
+    """The cases by id, and the results file's rows for them (read, never repaired)."""
+    cases = {c["id"]: c for c in load_cases(args.cases)}
+    return cases, results_for(cases, args.results)
+
+
 def pct(s: Score, which: str) -> str:
     rate = s.detection_rate if which == "det" else s.false_alarm_rate
     return "-" if rate is None else f"{100 * rate:.0f}%"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cases", nargs="+", type=Path)
-    ap.add_argument("--results", required=True, type=Path)
-    args = ap.parse_args(argv)
-    cases = {c["id"]: c for c in load_cases(args.cases)}
-    results = results_for(cases, args.results)
+    cases, results = replay_inputs(replay_parser(__doc__).parse_args(argv))
     by_threshold = {t: pooled(score(cases, filtered(results, t))) for t in THRESHOLDS}
     names = list(by_threshold[0.0])
     per_source = sorted((n for n in names if n != "ALL" and n not in KINDS), key=str.lower)

@@ -12,7 +12,6 @@ claims back at their severity. Also prints, per case, what the tests did.
 
 from __future__ import annotations
 
-import argparse
 import re
 import statistics
 import sys
@@ -20,7 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reviewer.evaluate import format_table, is_alarm, judge, load_cases, results_for, score
+from bench.quality_curve import replay_inputs, replay_parser
+from reviewer.evaluate import format_table, is_alarm, judge, score
 
 LOWERED = re.compile(r"\s*\[Lowered from (\w+): generated tests of .*?\]", re.DOTALL)
 
@@ -40,12 +40,7 @@ def undo(results: list[dict]) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cases", nargs="+", type=Path)
-    ap.add_argument("--results", required=True, type=Path)
-    args = ap.parse_args(argv)
-    cases = {c["id"]: c for c in load_cases(args.cases)}
-    results = results_for(cases, args.results)
+    cases, results = replay_inputs(replay_parser(__doc__).parse_args(argv))
     before = undo(results)
     print("## Without the tests' effect (regression findings removed, lowered claims restored)\n")
     print(format_table(score(cases, before)))
