@@ -205,3 +205,26 @@ def test_lookup_replay_counts_accepted_drafts_and_batch_costs() -> None:
     # A draft the answer does not follow is paid for and not accepted.
     seconds, accepted = lookup.replay([([5, 6], [5, 1])], costs, n=1, k=1)
     assert (seconds, accepted) == (1.5 + 1.0, 0)
+
+
+# -- bench/throughput.py: how fast a machine is for the model, to compare eval medians --
+
+def test_throughput_thread_counts_are_parsed_and_checked() -> None:
+    import argparse
+
+    from helpers import load_bench_script
+
+    throughput = load_bench_script("throughput")
+    assert throughput.parse_threads("1,2") == [1, 2]
+    assert throughput.parse_threads("4") == [4]
+    for bad in ("", "0", "two", "1,-2"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            throughput.parse_threads(bad)
+
+
+def test_throughput_row_is_tokens_per_second() -> None:
+    from helpers import load_bench_script
+
+    throughput = load_bench_script("throughput")
+    row = throughput.format_row("m", 2, False, prompt_tokens=900, prompt_s=20.0, gen_s=throughput.GENERATED / 16)
+    assert row == "| m | 2 | no | 900 | 45.0 | 16.0 |"
