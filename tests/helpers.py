@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from reviewer.types import Category, DiffLine, Finding, Hunk, Severity
 
@@ -40,6 +43,12 @@ def make_finding(line: int = 11, severity: Severity = Severity.HIGH, category: C
     return Finding(path, line, line, category, severity, title,
                    "user_id is interpolated into the query; use a parameter.",
                    'cur = db.execute("SELECT * FROM users WHERE id = ?", (user_id,))')
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> Path:
+    """Write `rows` one JSON object per line (a cases or results file) and return `path`."""
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
 
 
 def load_bench_script(name: str) -> ModuleType:

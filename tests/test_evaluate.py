@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import git
-from helpers import load_bench_script
+from helpers import load_bench_script, write_jsonl
 
 from reviewer.cli import main
 from reviewer.config import Config
@@ -261,7 +261,7 @@ def test_score_agrees_with_the_reference_scorer(tmp_path):
         results.append({"id": c["id"], "findings": [variants[n % len(variants)]], "seconds": round(0.1 * (n % 7), 3)})
     results.append({"id": "not-a-case", "findings": [], "seconds": 99.0})
     out = tmp_path / "results.jsonl"
-    out.write_text("".join(json.dumps(r) + "\n" for r in results))
+    write_jsonl(out, results)
 
     ref = subprocess.run([sys.executable, str(EVAL / "score.py"), *map(str, files), "--results", str(out)],
                          capture_output=True, text=True, check=True).stdout
@@ -285,7 +285,7 @@ def cases_file(tmp_path: Path) -> Path:
     for row in rows:
         if row["label"] == "buggy":
             row["expect"] = {"path": f"app/q{row['id'][1:]}.py", "lines": [2], "scope": "line"}
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_jsonl(path, rows)
     return path
 
 
@@ -399,7 +399,7 @@ def test_quality_curve_pools_sources_by_kind(tmp_path, capsys):
     cases = [row("q1", "QuixBugs", "buggy"), row("q2", "QuixBugs", "clean"),
              row("b1", "BugsInPy", "buggy"), row("b2", "BugsInPy", "clean"),
              row("s1", "SecurityEval", "buggy")]
-    (tmp_path / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cases))
+    write_jsonl(tmp_path / "cases.jsonl", cases)
 
     def alarm(confidence: float | None) -> dict[str, Any]:
         return {"path": "a.py", "line": 5, "category": "bug", "severity": "high", "confidence": confidence}
@@ -407,7 +407,7 @@ def test_quality_curve_pools_sources_by_kind(tmp_path, capsys):
     results = [{"id": "q1", "findings": [alarm(0.95)]}, {"id": "q2", "findings": [alarm(0.6)]},
                {"id": "b1", "findings": [], "unsure": [alarm(0.7)]}, {"id": "b2", "findings": []},
                {"id": "s1", "findings": [{**alarm(None), "category": "security"}]}]  # an analyzer's: no confidence
-    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in results))
+    write_jsonl(tmp_path / "results.jsonl", results)
 
     assert curve.main([str(tmp_path / "cases.jsonl"), "--results", str(tmp_path / "results.jsonl")]) == 0
     out = capsys.readouterr().out

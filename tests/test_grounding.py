@@ -3,7 +3,7 @@
 from dataclasses import replace
 
 import pytest
-from helpers import load_bench_script, make_finding, make_hunk
+from helpers import load_bench_script, make_finding, make_hunk, write_jsonl
 
 from reviewer.backends.fake import FakeBackend
 from reviewer.grounding import ECHO_NOTE, LOWERED_NOTE, ground_echoed_hints, ground_security_claims, touches_security
@@ -86,19 +86,17 @@ def test_the_review_lowers_the_claim_so_it_is_no_alarm(config) -> None:
 def test_bench_replay_restores_lowered_claims_and_regrounds_them(tmp_path, capsys) -> None:
     """bench/grounding_replay.py scores a results file without and with grounding, from
     files written by either pipeline (a lowered claim carries the note and is restored)."""
-    import json
-
     replay = load_bench_script("grounding_replay")
 
     diff = "--- a/a.py\n+++ b/a.py\n@@ -1,1 +1,2 @@\n x = 1\n+y = 2\n"
     cases = [{"id": "c1", "source": "OWASP-BenchmarkPython", "label": "clean", "category": "security", "diff": diff},
              {"id": "c2", "source": "OWASP-BenchmarkPython", "label": "clean", "category": "security", "diff": diff}]
-    (tmp_path / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cases))
+    write_jsonl(tmp_path / "cases.jsonl", cases)
     claim = {"path": "a.py", "line": 2, "end_line": 2, "category": "security", "severity": "high",
              "title": "SQL Injection", "message": "m", "source": "model"}
     results = [{"id": "c1", "findings": [claim]},  # written before grounding existed
                {"id": "c2", "findings": [{**claim, "severity": "low", "message": f"m {LOWERED_NOTE}"}]}]
-    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in results))
+    write_jsonl(tmp_path / "results.jsonl", results)
     assert replay.main([str(tmp_path / "cases.jsonl"), "--results", str(tmp_path / "results.jsonl")]) == 0
     out = capsys.readouterr().out
     assert "| as the model made them | - | - / 100% (2/2) | - / 100% (2/2) |" in out
@@ -171,18 +169,16 @@ def test_the_review_reports_the_echo_at_ruffs_severity_so_it_is_no_alarm(config)
 
 def test_bench_replay_recomputes_hints_and_caps_echoes(tmp_path, capsys) -> None:
     """With --hints the replay runs ruff on each case as `reviewer eval` does and caps echoes."""
-    import json
-
     replay = load_bench_script("grounding_replay")
     diff = ("diff --git a/a.py b/a.py\nnew file mode 100644\n--- /dev/null\n+++ b/a.py\n@@ -0,0 +1,3 @@\n"
             "+def f():\n+    total = 1\n+    return 2\n")
     cases = [{"id": f"c{i}", "source": "QuixBugs", "label": "clean", "category": "bug", "diff": diff} for i in (1, 2)]
-    (tmp_path / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cases))
+    write_jsonl(tmp_path / "cases.jsonl", cases)
     echo = {"path": "a.py", "line": 2, "end_line": 2, "category": "bug", "severity": "high",
             "title": "Local variable 'total' is assigned to but never used", "message": "m", "source": "model"}
     results = [{"id": "c1", "findings": [echo]},  # written before the echo rule existed
                {"id": "c2", "findings": [{**echo, "severity": "low", "message": f"m {ECHO_NOTE}"}]}]
-    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in results))
+    write_jsonl(tmp_path / "results.jsonl", results)
     assert replay.main([str(tmp_path / "cases.jsonl"), "--results", str(tmp_path / "results.jsonl"), "--hints"]) == 0
     out = capsys.readouterr().out
     assert "| security claims grounded | - / 100% (2/2) | - | - / 100% (2/2) |" in out
@@ -254,16 +250,14 @@ def test_the_review_lowers_a_claim_on_a_docstring_line_when_it_has_the_file(conf
 
 
 def test_bench_replay_lowers_claims_on_docstrings(tmp_path, capsys) -> None:
-    import json
-
     replay = load_bench_script("grounding_replay")
     diff = ("diff --git a/a.py b/a.py\nnew file mode 100644\n--- /dev/null\n+++ b/a.py\n@@ -0,0 +1,4 @@\n"
             '+def f():\n+    """Returns two:\n+    the answer."""\n+    return 2\n')
     case = {"id": "c1", "source": "QuixBugs", "label": "clean", "category": "bug", "diff": diff}
-    (tmp_path / "cases.jsonl").write_text(json.dumps(case) + "\n")
+    write_jsonl(tmp_path / "cases.jsonl", [case])
     claim = {"path": "a.py", "line": 3, "end_line": 3, "category": "bug", "severity": "high",
              "title": "Wrong answer", "message": "m", "source": "model"}
-    (tmp_path / "results.jsonl").write_text(json.dumps({"id": "c1", "findings": [claim]}) + "\n")
+    write_jsonl(tmp_path / "results.jsonl", [{"id": "c1", "findings": [claim]}])
     assert replay.main([str(tmp_path / "cases.jsonl"), "--results", str(tmp_path / "results.jsonl"), "--hints"]) == 0
     out = capsys.readouterr().out
     assert "| and lint echoes capped | - / 100% (1/1) | - | - / 100% (1/1) |" in out

@@ -1,10 +1,9 @@
 """Bug claims whose suggested fix the code already reads as (reviewer/suggested_fix.py, grounding rule 6)."""
 
-import json
 from dataclasses import replace
 
 import pytest
-from helpers import load_bench_script, make_hunk
+from helpers import load_bench_script, make_hunk, write_jsonl
 
 from reviewer.backends.fake import FakeBackend
 from reviewer.grounding import FIX_PRESENT_NOTE, ground_present_fixes
@@ -86,12 +85,11 @@ def test_bench_replay_restores_and_regrounds_the_claim(tmp_path, capsys) -> None
     diff = ("diff --git a/q.py b/q.py\n--- a/q.py\n+++ b/q.py\n@@ -1,2 +1,2 @@\n def f(x, pivot):\n"
             "-    return x > pivot\n+    return x >= pivot\n")
     cases = [{"id": f"c{i}", "source": "QuixBugs", "label": "clean", "category": "bug", "diff": diff} for i in (1, 2)]
-    (tmp_path / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cases))
+    write_jsonl(tmp_path / "cases.jsonl", cases)
     made = {"path": "q.py", "line": 2, "end_line": 2, "category": "bug", "severity": "high", "title": "Wrong",
             "message": "m", "suggestion": "Change `x > pivot` to `x >= pivot`", "source": "model"}
     lowered = {**made, "severity": "low", "message": "m " + FIX_PRESENT_NOTE.format(code="x >= pivot")}
-    (tmp_path / "results.jsonl").write_text(json.dumps({"id": "c1", "findings": [made]}) + "\n"
-                                            + json.dumps({"id": "c2", "findings": [lowered]}) + "\n")
+    write_jsonl(tmp_path / "results.jsonl", [{"id": "c1", "findings": [made]}, {"id": "c2", "findings": [lowered]}])
     assert replay.main([str(tmp_path / "cases.jsonl"), "--results", str(tmp_path / "results.jsonl"), "--hints"]) == 0
     out = capsys.readouterr().out
     assert "| as the model made them | - / 100% (2/2) | - | - / 100% (2/2) |" in out
