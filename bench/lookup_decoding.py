@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -78,17 +77,13 @@ def replay(pairs: Sequence[tuple[Sequence[int], Sequence[int]]], costs: dict[int
 
 def measure(model: str, hunks: int) -> tuple[list[tuple[list[int], list[int]]], dict[int, float]]:
     """The pipeline's prompts and greedy answers as tokens, and the decode time per batch size."""
-    from bench.diffs import bench_diff
-    from bench.speed import _llama, pipeline_prompts
+    from bench.speed import _llama, bench_diff_prompts
     from reviewer.backends.greedy import GreedyGenerator
     from reviewer.config import Config
     from reviewer.prompting import review_schema
 
     config = Config(model=model)
-    with tempfile.TemporaryDirectory() as tmp:
-        diff = Path(tmp) / "bench.diff"
-        diff.write_text(bench_diff(hunks))
-        prompts = pipeline_prompts(diff, config)
+    prompts = bench_diff_prompts(hunks, config)
     llm: Any = _llama(config)
     generator = GreedyGenerator(llm)
     pairs = []

@@ -138,6 +138,16 @@ def pipeline_prompts(diff_path: Path, config: Any) -> list[list[dict[str, str]]]
     return recorder.sent
 
 
+
+def bench_diff_prompts(hunks: int, config: Any) -> list[list[dict[str, str]]]:
+    """The pipeline's prompts for the `hunks`-hunk bench diff (bench/diffs.py)."""
+    from diffs import bench_diff
+
+    with tempfile.TemporaryDirectory() as tmp:
+        diff = Path(tmp) / "bench.diff"
+        diff.write_text(bench_diff(hunks))
+        return pipeline_prompts(diff, config)
+
 def _llama(config: Any) -> Any:
     import llama_cpp
 

@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -50,14 +49,10 @@ def format_row(model: str, threads: int, repacked: bool, prompt_tokens: int, pro
 
 def bench_prompt(model: str) -> list[dict[str, str]]:
     """The pipeline's longest prompt for the 10-hunk bench diff."""
-    from bench.diffs import bench_diff
-    from bench.speed import pipeline_prompts
+    from bench.speed import bench_diff_prompts
     from reviewer.config import Config
 
-    with tempfile.TemporaryDirectory() as tmp:
-        diff = Path(tmp) / "bench.diff"
-        diff.write_text(bench_diff(10))
-        prompts = pipeline_prompts(diff, Config(model=model))
+    prompts = bench_diff_prompts(10, Config(model=model))
     return max(prompts, key=lambda messages: sum(len(m["content"]) for m in messages))
 
 
