@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.grounding_replay import case_inputs
 from bench.taint_eval import print_tables
-from reviewer.evaluate import load_cases
+from reviewer.evaluation.runner import load_cases
 from reviewer.grounding import FileFacts, ground_analyzer_flows
 
 

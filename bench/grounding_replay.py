@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.quality_curve import KINDS, cell, pooled, replay_inputs, replay_parser
 from reviewer.context import language_for_path
-from reviewer.evaluate import score
+from reviewer.evaluation.runner import score
 from reviewer.grounding import (
     DIGEST_NOTE,
     ECHO_NOTE,
@@ -92,8 +92,8 @@ def case_inputs(case: dict[str, Any]) -> tuple[tuple[Finding, ...], ParsedDiff]:
     from reviewer.config import Config
     from reviewer.diff import DiffSource
     from reviewer.errors import ReviewerError
-    from reviewer.eval_repo import isolated_git_env, materialize
-    from reviewer.pipeline import parse_source
+    from reviewer.evaluation.materialize import isolated_git_env, materialize
+    from reviewer.session import parse_source
 
     with tempfile.TemporaryDirectory(prefix="reviewer-replay-") as tmp:
         try:

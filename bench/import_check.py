@@ -18,9 +18,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 from reviewer.backends import make_backend
 from reviewer.config import Config
 from reviewer.diff import DiffSource
-from reviewer.pipeline import parse_source
+from reviewer.session import parse_source
 from reviewer.testgen.sandbox import TreeSpec
-from reviewer.testgen.session import Options, TestgenSession
+from reviewer.testgen.suggestions import Options, TestgenSession
 
 SOURCE = '''\
 import requests_not_installed_xyz

@@ -24,7 +24,7 @@ from unidiff import PatchSet
 
 from reviewer.backends import make_backend
 from reviewer.config import Config
-from reviewer.evaluate import format_table, load_cases, read_results, score
+from reviewer.evaluation.runner import format_table, load_cases, read_results, score
 
 SYSTEM = "You are an expert code reviewer."
 USER = ("Review this diff of `{path}`. List every bug, security vulnerability, performance problem and style "

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reviewer.evaluate import Score, load_cases, results_for, score
+from reviewer.evaluation.runner import Score, load_cases, results_for, score
 
 THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 # The targets are per kind of case, so the table also pools the sources by kind.

@@ -116,8 +116,8 @@ def pipeline_prompts(diff_path: Path, config: Any) -> list[list[dict[str, str]]]
     from reviewer.analyzers import analyze
     from reviewer.backends import Completion
     from reviewer.diff import DiffSource
-    from reviewer.pipeline import parse_source
-    from reviewer.review import run_review
+    from reviewer.session import parse_source
+    from reviewer.pipeline import run_review
     from reviewer.types import ModelInfo
 
     class Recorder:

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.quality_curve import replay_inputs, replay_parser
-from reviewer.evaluate import format_table, is_alarm, judge, score
+from reviewer.evaluation.runner import format_table, is_alarm, judge, score
 
 LOWERED = re.compile(r"\s*\[Lowered from (\w+): generated tests of .*?\]", re.DOTALL)
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from reviewer.backends import make_backend
 from reviewer.config import Config
-from reviewer.evaluate import judge, load_cases, review_case
+from reviewer.evaluation.runner import judge, load_cases, review_case
 
 QUESTIONS = (
     ("Now judge the change as a whole. Which version of the code is correct: the OLD one (with the removed lines) "

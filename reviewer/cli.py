@@ -203,7 +203,7 @@ def write_atomically(path: Path, text: str) -> None:
 
 def cmd_review(args: argparse.Namespace, cwd: Path) -> int:
     from reviewer.config import load_config
-    from reviewer.pipeline import ProgressFactory, parse_source, review_parsed
+    from reviewer.session import ProgressFactory, parse_source, review_parsed
     from reviewer.sinks import get_renderer
 
     config = load_config(cwd, os.environ, _flags(args), Path(args.config) if args.config else None)
@@ -286,7 +286,7 @@ def _pull(models: Any, name: str, cache_dir: Path | None) -> int:
 
 def cmd_eval(args: argparse.Namespace, cwd: Path) -> int:
     from reviewer.config import load_config
-    from reviewer.evaluate import format_table, load_cases, run_eval, score
+    from reviewer.evaluation.runner import format_table, load_cases, run_eval, score
 
     if args.jobs < 1:
         raise ReviewerError(f"--jobs must be 1 or more, not {args.jobs}")

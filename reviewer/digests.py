@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ast
 
-from reviewer.pyparse import parse_python
+from reviewer.pysource import parse_python
 
 # Calls whose result is a digest, by the last part of their dotted name.
 _DIGEST_CALLS = frozenset({"digest", "hexdigest", "hashpw", "pbkdf2_hmac", "scrypt", "derive"})

@@ -163,7 +163,7 @@ def run_hook(args: argparse.Namespace, cwd: Path, env: Mapping[str, str] | None 
     """`reviewer hook run`: review, print findings concisely, exit like a linter."""
     from reviewer.cli import _flags
     from reviewer.config import load_config
-    from reviewer.pipeline import ModelUnavailable, ProgressFactory, parse_source, review_parsed
+    from reviewer.session import ModelUnavailable, ProgressFactory, parse_source, review_parsed
 
     env = os.environ if env is None else env
     stdin = stdin if stdin is not None else sys.stdin.buffer

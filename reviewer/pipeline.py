@@ -1,130 +1,254 @@
-"""The review pipeline as two calls: a diff source -> ParsedDiff -> Review.
+"""Orchestration: hunks -> (cache | model) -> validated findings -> Review.
 
-`reviewer review` and `reviewer hook run` both go through here, so every entry point
-shares one result cache (a second `git commit` on the same staged diff answers from it
-without loading the model) and one place where backends are opened and closed.
-
-Failures of the model itself (not installed, fails to load, crashes with a Python
-exception, a server that is down or times out) are raised as `ModelUnavailable`, a
-`ReviewerError`: `reviewer review` reports it like any other error (exit 2), a git
-hook may decide by `hook_policy` whether it blocks the commit.
+`review_hunks` yields one HunkResult per hunk as soon as it is ready (the TUI streams
+these); `run_review` collects them, merges duplicates and applies the thresholds.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+import hashlib
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Protocol
 
-from reviewer import backends
-from reviewer.analyzers import analyze
-from reviewer.cache import open_result_cache
+from reviewer.analyzers import HINT_SOURCES
+from reviewer.backends import Backend, Completion, Message
+from reviewer.cache import ResultCache, cache_key
 from reviewer.config import Config
-from reviewer.diff import DiffSource, parse_diff, read_diff
-from reviewer.errors import ReviewerError
-from reviewer.review import NoProgress, Progress, run_review
-from reviewer.secrets import drop_placeholder_suggestions, guard
-from reviewer.types import ParsedDiff, Review
+from reviewer.grounding import FileFacts, ground_analyzer_flows, ground_model_findings
+from reviewer.answers import merge_duplicates, parse_findings
+from reviewer.prompting import PromptTemplate, load_template, review_messages, review_schema
+from reviewer.trivial import behaviour_preserving
+from reviewer.types import Finding, Hunk, ParsedDiff, Review, SkippedFile, Stats
 
-if TYPE_CHECKING:
-    from reviewer.testgen.sandbox import TreeSpec
-
-ProgressFactory = Callable[[str], Progress]  # model name -> a Progress (the CLI's bar wants the name)
+CHARS_PER_TOKEN = 3  # conservative for code; used only to keep prompts inside the context window
 
 
-class ModelUnavailable(ReviewerError):
-    """The model could not run: missing, failed to load, raised while answering, unreachable, timed out."""
+@dataclass(frozen=True)
+class HunkResult:
+    """What reviewing one hunk produced."""
+
+    hunk: Hunk
+    findings: tuple[Finding, ...]
+    dropped: int = 0
+    cached: bool = False
+    malformed: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    skipped_reason: str | None = None
 
 
-def parse_source(
-    source: DiffSource,
-    cwd: Path,
+class Progress(Protocol):
+    """Receives progress events; the CLI draws a bar, the TUI a status line."""
+
+    def start(self, total: int) -> None: ...
+    def model_loading(self) -> None: ...
+    def advance(self, result: HunkResult) -> None: ...
+    def finish(self) -> None: ...
+
+
+class NoProgress:
+    """Progress that shows nothing (quiet mode, pipes, tests)."""
+
+    def start(self, total: int) -> None: ...
+    def model_loading(self) -> None: ...
+    def advance(self, result: HunkResult) -> None: ...
+    def finish(self) -> None: ...
+
+
+def fitting_prompt(
+    hunk: Hunk, config: Config, template: PromptTemplate, hints: tuple[Finding, ...]
+) -> tuple[Hunk, list[Message]] | None:
+    """The prompt for `hunk`, without the extra context if that is what it takes to fit
+    the context window; None when even the bare hunk does not fit."""
+    budget_chars = (config.ctx - config.max_tokens) * CHARS_PER_TOKEN
+    for candidate in (hunk, replace(hunk, context_before=(), context_after=())):
+        messages = review_messages(candidate, config.categories, template, hints)
+        if sum(len(m["content"]) for m in messages) <= budget_chars:
+            return candidate, messages
+    return None
+
+
+def messages_digest(messages: list[Message]) -> str:
+    h = hashlib.sha256()
+    for m in messages:
+        h.update(f"{m['role']}\0{m['content']}\0".encode())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """A hunk whose answer is not in the cache: the prompt to send and where to store the answer."""
+
+    hunk: Hunk
+    messages: list[Message]
+    key: str
+    hints: tuple[Finding, ...]
+
+
+def parallel_requests(backend: Backend) -> int:
+    """How many requests `backend` takes at once: a server batches concurrent requests
+    (`max_parallel`, from the `parallel` setting); the in-process model does one at a time."""
+    return max(1, int(getattr(backend, "max_parallel", 1) or 1))
+
+
+def review_hunks(
+    hunks: tuple[Hunk, ...],
+    backend: Backend,
     config: Config,
-    stdin: BinaryIO | None = None,
-    *,
-    allow_empty: bool = False,
-) -> ParsedDiff:
-    """Read the diff named by `source` and parse it into hunks.
+    cache: ResultCache | None,
+    progress: Progress,
+    hints: tuple[Finding, ...] = (),
+    facts: FileFacts | None = None,
+) -> Iterator[HunkResult]:
+    """Review each hunk: from the cache when the same model saw the same prompt, else the model.
 
-    An empty diff is a ReviewerError (nothing to review), unless `allow_empty`: then it is
-    a ParsedDiff without hunks, as a git hook wants for a commit that changes nothing.
+    Results come in hunk order. With a backend that takes several requests at once (a
+    server), up to that many are in flight while earlier results are being yielded.
+    `hints` (analyzer findings) on a hunk's lines are shown to the model with that hunk.
+    `facts` (the whole new files, where the diff came with them) lets grounding tell
+    docstrings from code and follow untrusted input through a function.
     """
-    diff_input = read_diff(source, cwd, stdin)
-    if allow_empty and not diff_input.text.strip():
-        return ParsedDiff(hunks=())
-    return parse_diff(diff_input, config)
+    template = load_template("review")
+    schema = review_schema()
+    plan: list[HunkResult | _Ask] = []
+    facts = facts or FileFacts(None)
 
+    for hunk in hunks:
+        preserved = behaviour_preserving(hunk)
+        if preserved is not None:
+            plan.append(HunkResult(hunk, (), skipped_reason=preserved))
+            continue
+        hunk_hints = tuple(f for f in hints if f.source in HINT_SOURCES and f.path == hunk.path
+                           and f.line in hunk.added_line_numbers)
+        prompt = fitting_prompt(hunk, config, template, hunk_hints)
+        if prompt is None:
+            plan.append(HunkResult(hunk, (), skipped_reason="too large for the model's context window (raise --ctx)"))
+            continue
+        hunk, messages = prompt
+        # Keyed on the exact prompt: hunk, context, hints and template text all count.
+        key = cache_key(backend.info.sha256, template.cache_tag, messages_digest(messages), str(config.max_tokens))
+        completion = cache.get(key) if cache else None
+        plan.append(_result(hunk, completion, True, hunk_hints, facts) if completion is not None
+                    else _Ask(hunk, messages, key, hunk_hints))
 
-def review_parsed(
-    parsed: ParsedDiff,
-    config: Config,
-    progress: ProgressFactory | None = None,
-    warn: Callable[[str], None] | None = None,
-    tree: TreeSpec | None = None,
-) -> Review:
-    """Review parsed hunks: cache first, the model for the rest; analyzers when configured.
-
-    `progress` is called with the model's name once the backend is known (the CLI's bar
-    shows it) and returns the Progress to report to. Raises ModelUnavailable when the
-    backend cannot be created or fails.
-
-    When the model is a server on another machine, likely secrets in the diff are first
-    handled by `config.secrets` (reviewer.secrets: warn, redact, block); `warn` gets each
-    warning line (default: stderr). A block is a plain ReviewerError, never ModelUnavailable,
-    so a fail-open hook does not let it through.
-
-    With `config.run_tests` and a `tree` (where the new-side project comes from), the
-    changed functions' generated tests then run in a sandboxed copy of it and ground the
-    findings (reviewer.testgen.evidence); `warn` gets their progress lines unless quiet.
-    """
-    parsed, redacted = guard(parsed, config, warn or _to_stderr)
+    asks = [step for step in plan if isinstance(step, _Ask)]
+    if asks:
+        progress.model_loading()
+    answers = _answers(asks, backend, schema, config.max_tokens)
     try:
-        backend = backends.make_backend(config)
-    except ReviewerError as exc:
-        raise ModelUnavailable(str(exc)) from exc
-    cache = None
-    try:
-        cache = open_result_cache(config.cache_dir, config.cache)
-        shown: Progress = progress(backend.info.name) if progress is not None else NoProgress()
-        hints = analyze(parsed, cache) if config.analyzers else ()
-        try:
-            review = run_review(parsed, backend, config, cache, shown, hints)
-            if config.run_tests and tree is not None:
-                if redacted:  # the model saw masks; the tests need the code
-                    (warn or _to_stderr)("reviewer: warning: tests not run: the code sent to the model server was "
-                                         "redacted (--secrets redact); use --secrets warn or a local model for --run-tests")
-                else:
-                    from reviewer.testgen.evidence import review_with_tests
-
-                    say = None if config.quiet else (lambda m: (warn or _to_stderr)(f"reviewer: {m}"))
-                    review = review_with_tests(review, parsed, tree, backend, config, cache, report=say)
-        except ModelUnavailable:
-            raise
-        except ReviewerError as exc:
-            raise ModelUnavailable(str(exc)) from exc
-        except (MemoryError, RuntimeError, OSError) as exc:  # a native engine failing without a ReviewerError
-            raise ModelUnavailable(f"model {backend.info.name} failed: {type(exc).__name__}: {exc}") from exc
-        return drop_placeholder_suggestions(review) if redacted else review
+        for step in plan:
+            if isinstance(step, HunkResult):
+                yield step
+                continue
+            completion = next(answers)
+            if cache:
+                cache.put(step.key, completion)
+            yield _result(step.hunk, completion, False, step.hints, facts)
     finally:
-        backend.close()
-        if cache is not None:
-            cache.close()
+        answers.close()
 
 
-def _to_stderr(message: str) -> None:
-    print(message, file=sys.stderr)
+def _answers(asks: list[_Ask], backend: Backend, schema: dict[str, object], max_tokens: int) -> Iterator[Completion]:
+    """The model's answers to `asks`, in order; concurrent where the backend allows it."""
+    workers = min(parallel_requests(backend), len(asks))
+    if workers <= 1:
+        for ask in asks:
+            yield backend.complete(ask.messages, schema, max_tokens)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reviewer-request")
+    try:
+        futures = [pool.submit(backend.complete, ask.messages, schema, max_tokens) for ask in asks]
+        for future in futures:
+            yield future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # a failure or an early stop sends nothing more
 
 
-def review_source(
-    source: DiffSource,
-    cwd: Path,
+def _result(hunk: Hunk, completion: Completion, cached: bool, hints: tuple[Finding, ...],
+            facts: FileFacts) -> HunkResult:
+    """The hunk's findings from the model's answer, grounded (reviewer/grounding.py) in
+    its code, its whole new file (`facts`) and the analyzer `hints` it was shown."""
+    parsed = parse_findings(completion.text, hunk)
+    findings = ground_model_findings(parsed.findings, hunk, hints, facts)
+    if completion.confidence is not None:
+        findings = tuple(replace(f, confidence=completion.confidence) for f in findings)
+    return HunkResult(
+        hunk,
+        findings,
+        dropped=parsed.dropped,
+        cached=cached,
+        malformed=parsed.malformed,
+        prompt_tokens=0 if cached else completion.prompt_tokens,
+        completion_tokens=0 if cached else completion.completion_tokens,
+    )
+
+
+def keep_finding(finding: Finding, config: Config) -> bool:
+    return (finding.category in config.categories and finding.severity.rank >= config.min_severity.rank
+            and not finding.is_unsure(config.min_confidence))
+
+
+def merge_analyzer_findings(model: list[Finding], analyzer: tuple[Finding, ...]) -> list[Finding]:
+    """Analyzer findings join the model's unless the model already reported the same
+    category on the same line (its wording is the more helpful); severity is the higher."""
+    out = list(model)
+    for a in analyzer:
+        twin = next((i for i, m in enumerate(out) if m.path == a.path and m.line == a.line and m.category == a.category), None)
+        if twin is None:
+            out.append(a)
+        elif a.severity.rank > out[twin].severity.rank:
+            out[twin] = replace(out[twin], severity=a.severity)
+    return out
+
+
+def run_review(
+    parsed: ParsedDiff,
+    backend: Backend,
     config: Config,
-    progress: ProgressFactory | None = None,
-    stdin: BinaryIO | None = None,
+    cache: ResultCache | None,
+    progress: Progress | None = None,
+    hints: tuple[Finding, ...] = (),
 ) -> Review:
-    """The whole pipeline: read and parse the diff, then review it (see `review_parsed`)."""
-    return review_parsed(parse_source(source, cwd, config, stdin), config, progress)
+    """Review every hunk of a parsed diff and assemble the Review.
 
-
-__all__ = ["ModelUnavailable", "ProgressFactory", "parse_source", "review_parsed", "review_source"]
+    `hints` are analyzer findings (see reviewer.analyzers): shown to the model, then
+    merged into the result.
+    """
+    progress = progress or NoProgress()
+    started = time.perf_counter()
+    findings: list[Finding] = []
+    skipped: list[SkippedFile] = list(parsed.skipped)
+    cached = prompt_tokens = completion_tokens = dropped = unreadable = 0
+    progress.start(len(parsed.hunks))
+    facts = FileFacts(parsed.sources)
+    try:
+        for result in review_hunks(parsed.hunks, backend, config, cache, progress, hints, facts):
+            progress.advance(result)
+            if result.skipped_reason:
+                skipped.append(SkippedFile(f"{result.hunk.path}:{result.hunk.new_start}", result.skipped_reason))
+                continue
+            findings.extend(f for f in result.findings if keep_finding(f, config))
+            cached += result.cached
+            prompt_tokens += result.prompt_tokens
+            completion_tokens += result.completion_tokens
+            dropped += result.dropped
+            unreadable += result.malformed
+    finally:
+        progress.finish()
+    stats = Stats(
+        hunks=len(parsed.hunks),
+        cached=cached,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        seconds=time.perf_counter() - started,
+        files=parsed.files,
+        skipped=tuple(skipped),
+        dropped_findings=dropped,
+        unreadable_answers=unreadable,
+    )
+    analyzer = ground_analyzer_flows(hints, facts)
+    merged = merge_analyzer_findings(findings, tuple(f for f in analyzer if keep_finding(f, config)))
+    return Review(backend.info, tuple(merge_duplicates(merged)), stats=stats, hunks=parsed.hunks)

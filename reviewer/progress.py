@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from reviewer.review import HunkResult
+from reviewer.pipeline import HunkResult
 
 
 class RichProgress:

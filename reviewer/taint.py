@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from reviewer.pyparse import FSTRING_CALL, parse_python
+from reviewer.pysource import FSTRING_CALL, parse_python
 
 USER = 1  # read from a request: someone else's data
 PARAM = 2  # a function parameter: may be anything

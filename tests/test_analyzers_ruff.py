@@ -17,7 +17,7 @@ from reviewer.analyzers.ruff import RULES, WHOLE_FILE_ONLY, find_ruff, ruff_find
 from reviewer.cache import open_result_cache
 from reviewer.config import Config
 from reviewer.diff import DiffInput, parse_diff
-from reviewer.pipeline import review_parsed
+from reviewer.session import review_parsed
 from reviewer.prompting import render_hints
 from reviewer.types import Category, Finding, ParsedDiff, Severity
 

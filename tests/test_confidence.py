@@ -13,7 +13,7 @@ from reviewer.backends.greedy import _FindingsMeter
 from reviewer.cache import ResultCache
 from reviewer.config import Config, load_config
 from reviewer.errors import ReviewerError
-from reviewer.review import run_review
+from reviewer.pipeline import run_review
 from reviewer.types import ParsedDiff
 
 

@@ -17,8 +17,8 @@ from helpers import load_bench_script, write_jsonl
 from reviewer.cli import main
 from reviewer.config import Config
 from reviewer.errors import ReviewerError
-from reviewer.eval_repo import materialize
-from reviewer.evaluate import load_cases, read_results, results_for, review_case, run_eval, score, worker_config
+from reviewer.evaluation.materialize import materialize
+from reviewer.evaluation.runner import load_cases, read_results, results_for, review_case, run_eval, score, worker_config
 
 EVAL = Path("/work/shared/eval")
 OLD = [f"line {i}" for i in range(1, 41)]

@@ -479,8 +479,8 @@ def test_garbage_model_text_skips_that_hunk_and_the_run_goes_on(
 def test_garbage_model_text_is_marked_malformed_per_hunk(diff_file: Path, tmp_path: Path) -> None:
     from reviewer.config import Config
     from reviewer.diff import DiffSource
-    from reviewer.pipeline import parse_source
-    from reviewer.review import NoProgress, review_hunks
+    from reviewer.session import parse_source
+    from reviewer.pipeline import NoProgress, review_hunks
 
     server = _scripted([Reply(body=chat_reply("no JSON here")), Reply(body=chat_reply('{"findings": []}'))])
     # parallel=1: the scripted server answers in arrival order, so requests must arrive in hunk order

@@ -45,7 +45,7 @@ from reviewer.config import Config
 from reviewer.diff import DiffInput, decode_diff, parse_diff
 from reviewer.errors import ReviewerError
 from reviewer.prompting import load_template, review_messages
-from reviewer.review import fitting_prompt
+from reviewer.pipeline import fitting_prompt
 from reviewer.trivial import behaviour_preserving
 from reviewer.types import Hunk, ParsedDiff
 

@@ -7,7 +7,7 @@ from helpers import load_bench_script, make_finding, make_hunk, write_jsonl
 
 from reviewer.backends.fake import FakeBackend
 from reviewer.grounding import ECHO_NOTE, LOWERED_NOTE, ground_echoed_hints, ground_security_claims, touches_security
-from reviewer.review import run_review
+from reviewer.pipeline import run_review
 from reviewer.types import Category, Finding, Hunk, ParsedDiff, Severity
 
 

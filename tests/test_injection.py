@@ -43,10 +43,10 @@ from reviewer.backends.fake import FakeBackend
 from reviewer.ci import comments as cm
 from reviewer.config import Config
 from reviewer.diff import DiffInput, DiffSource, parse_diff
-from reviewer.parse import parse_findings
-from reviewer.pipeline import parse_source, review_parsed
+from reviewer.answers import parse_findings
+from reviewer.session import parse_source, review_parsed
 from reviewer.prompting import neutralize_special_tokens, render_hints, review_messages
-from reviewer.review import run_review
+from reviewer.pipeline import run_review
 from reviewer.sinks import get_renderer
 from reviewer.types import Category, Finding, Hunk, ModelInfo, ParsedDiff, Review, Severity, SkippedFile
 

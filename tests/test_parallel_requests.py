@@ -15,7 +15,7 @@ from helpers import make_hunk
 from reviewer.backends.fake import FakeBackend
 from reviewer.backends.openai_http import OpenAIHTTPBackend
 from reviewer.config import Config
-from reviewer.review import parallel_requests, run_review
+from reviewer.pipeline import parallel_requests, run_review
 from reviewer.types import ParsedDiff
 
 

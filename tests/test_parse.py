@@ -2,7 +2,7 @@ import json
 
 from helpers import make_finding, make_hunk
 
-from reviewer.parse import merge_duplicates, parse_findings
+from reviewer.answers import merge_duplicates, parse_findings
 from reviewer.types import Category, Severity
 
 

@@ -4,7 +4,7 @@ from helpers import make_hunk
 from rich.console import Console
 
 from reviewer.progress import RichProgress
-from reviewer.review import HunkResult
+from reviewer.pipeline import HunkResult
 
 
 def test_progress_shows_model_load_and_hunk_counts():

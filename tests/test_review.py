@@ -4,7 +4,7 @@ from helpers import make_hunk
 
 from reviewer.backends.fake import FakeBackend
 from reviewer.cache import ResultCache
-from reviewer.review import review_hunks, run_review
+from reviewer.pipeline import review_hunks, run_review
 from reviewer.types import Category, ParsedDiff, Severity, SkippedFile
 
 

@@ -162,7 +162,7 @@ def test_allowlist_pragma_and_references_are_not_hits() -> None:
 
 # Ordinary code from this repository, including files about keys and tokens: the
 # high-entropy plugins would flag its sha256 digests (reviewer/models.py) and fingerprints.
-ORDINARY = ("reviewer/review.py", "reviewer/models.py", "reviewer/backends/openai_http.py", "reviewer/ci/__init__.py")
+ORDINARY = ("reviewer/pipeline.py", "reviewer/models.py", "reviewer/backends/openai_http.py", "reviewer/ci/__init__.py")
 
 
 def test_no_hits_on_ordinary_code() -> None:
@@ -470,7 +470,7 @@ def test_non_loopback_address_of_this_machine_counts_as_remote(repo: Path, tmp_p
 
 def test_review_parsed_reports_through_the_warn_callable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    from reviewer.pipeline import review_parsed
+    from reviewer.session import review_parsed
 
     monkeypatch.setattr(secrets_mod, "remote_host", lambda config: REMOTE)
     seen: list[str] = []
@@ -481,7 +481,7 @@ def test_review_parsed_reports_through_the_warn_callable(monkeypatch: pytest.Mon
 
 def test_run_tests_is_not_done_on_a_redacted_diff(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The sandbox would hold the masked code: no tests, and one line that says why."""
-    from reviewer.pipeline import review_parsed
+    from reviewer.session import review_parsed
     from reviewer.testgen.sandbox import TreeSpec
 
     monkeypatch.setattr(secrets_mod, "remote_host", lambda config: REMOTE)

@@ -299,7 +299,7 @@ def parse_command(line: str) -> tuple[str, dict[str, str], str]:
 
 
 def test_github_escaping_rules():
-    from reviewer.sinks.github import escape_data, escape_property
+    from reviewer.sinks.annotations import escape_data, escape_property
 
     assert escape_data("100% a\r\nb: c, d") == "100%25 a%0D%0Ab: c, d"
     assert escape_property("100% a\r\nb: c, d") == "100%25 a%0D%0Ab%3A c%2C d"

@@ -7,7 +7,7 @@ from helpers import load_bench_script, make_hunk, write_jsonl
 
 from reviewer.backends.fake import FakeBackend
 from reviewer.grounding import FIX_PRESENT_NOTE, ground_present_fixes
-from reviewer.review import run_review
+from reviewer.pipeline import run_review
 from reviewer.suggested_fix import Proposal, already_applied, proposals, reads_as
 from reviewer.types import Category, Finding, ParsedDiff, Severity
 

@@ -1,5 +1,5 @@
 """Untrusted input into dangerous calls (reviewer/taint.py), Python 3.12 f-strings on 3.11
-(reviewer/pyparse.py), the taint analyzer and the grounding rule built on it."""
+(reviewer/pysource.py), the taint analyzer and the grounding rule built on it."""
 
 import ast
 import textwrap
@@ -13,8 +13,8 @@ from reviewer.analyzers import HINT_SOURCES, analyze
 from reviewer.analyzers.taint import taint_findings
 from reviewer.backends.fake import FakeBackend
 from reviewer.grounding import TAINT_NOTE, ground_untainted_claims, is_flow_claim
-from reviewer.pyparse import parse_python, rewrite_fstrings
-from reviewer.review import run_review
+from reviewer.pysource import parse_python, rewrite_fstrings
+from reviewer.pipeline import run_review
 from reviewer.taint import LOCAL, PARAM, USER, analyze_source
 from reviewer.types import Category, Finding, ParsedDiff, Severity
 

@@ -13,10 +13,10 @@ from reviewer import backends, cli
 from reviewer.backends import Message
 from reviewer.backends.fake import FakeBackend
 from reviewer.config import Config
-from reviewer.evaluate import judge, review_case
+from reviewer.evaluation.runner import judge, review_case
 from reviewer.testgen.evidence import FunctionEvidence, evidence, ground_by_tests
 from reviewer.testgen.extract import ChangedFunction
-from reviewer.testgen.session import Suggestion, TestgenResult, TestgenStats
+from reviewer.testgen.suggestions import Suggestion, TestgenResult, TestgenStats
 from reviewer.types import Category, Finding, Severity
 
 CONTRACT = json.loads((ROOT / "tests" / "data" / "review.schema.json").read_text())

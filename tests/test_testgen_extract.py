@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from reviewer.config import Config
 from reviewer.diff import DiffInput, DiffSource, parse_diff
-from reviewer.pipeline import parse_source
+from reviewer.session import parse_source
 from reviewer.testgen.extract import changed_files, changed_functions, module_name, new_text_from_hunks, old_text
 
 OLD = '''\

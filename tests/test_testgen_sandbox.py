@@ -17,7 +17,7 @@ from reviewer.backends.fake import FakeBackend
 from reviewer.cache import ResultCache
 from reviewer.config import Config
 from reviewer.diff import DiffSource
-from reviewer.pipeline import parse_source
+from reviewer.session import parse_source
 from reviewer.testgen import Options, TestgenSession
 from reviewer.testgen.sandbox import Limits, TreeSpec, network_isolation
 from reviewer.types import Category, Severity

@@ -24,7 +24,7 @@ from reviewer.baseline import BASELINE_NAME, load_baseline
 from reviewer.config import Config
 from reviewer.diff import DiffSource
 from reviewer.errors import ReviewerError
-from reviewer.pipeline import parse_source
+from reviewer.session import parse_source
 from reviewer.tui import add_parser, run
 from reviewer.tui.app import ReviewApp
 from reviewer.tui.edits import EditError, apply_edit, plan_edit, suggestion_lines, undo_edit
@@ -178,7 +178,7 @@ def test_findings_stream_in_while_the_model_works(repo: Path) -> None:
 def test_streamed_findings_end_equal_to_reviewer_review(repo: Path) -> None:
     """Analyzer hints and merging as in run_review: the TUI ends with the same findings."""
     from reviewer.analyzers import analyze
-    from reviewer.review import run_review
+    from reviewer.pipeline import run_review
 
     app = make_app(repo, analyzers=True)
 

@@ -34,7 +34,7 @@ from reviewer.analyzers.bandit import READER_TAG as BANDIT_READER_TAG
 from reviewer.analyzers.bandit import bandit_findings
 from reviewer.backends import Completion
 from reviewer.cache import ResultCache, cache_key
-from reviewer.pyparse import parse_python
+from reviewer.pysource import parse_python
 from reviewer.types import Category, Finding, Hunk, ParsedDiff, Severity
 
 # Snippets are padded with blank lines to their real line numbers, and bandit's time grows
@@ -48,7 +48,7 @@ HINT_SOURCES = frozenset({"bandit", "ruff"})
 
 def hunk_snippet(hunk: Hunk) -> str | None:
     """The hunk's new side placed at its real line numbers, dedented; None if it does not parse
-    (Python 3.12 f-strings count as parsing: reviewer/pyparse.py) or starts past MAX_SNIPPET_LINE."""
+    (Python 3.12 f-strings count as parsing: reviewer/pysource.py) or starts past MAX_SNIPPET_LINE."""
     rows = sorted({*hunk.context_before, *((ln.new_no, ln.text) for ln in hunk.lines if ln.new_no is not None),
                    *hunk.context_after})
     if not rows or rows[0][0] > MAX_SNIPPET_LINE:

@@ -8,7 +8,7 @@ bandit parses with the running Python, so on 3.11 a file written for 3.12 (an f-
 that reuses its quote inside `{}`, as 298 of OWASP BenchmarkPython's 815 handlers do)
 gave no findings at all: `hashlib.md5()` in such a file went unreported. Such a file is
 handed to bandit with its f-strings rewritten as calls on the same lines
-(reviewer/pyparse.py), so every other test still runs; only bandit's checks on the
+(reviewer/pysource.py), so every other test still runs; only bandit's checks on the
 f-strings themselves (an SQL query built in one) see a call instead.
 """
 
@@ -20,7 +20,7 @@ import os
 import tempfile
 import warnings
 
-from reviewer.pyparse import rewrite_fstrings
+from reviewer.pysource import rewrite_fstrings
 from reviewer.testgen.extract import is_test_file
 from reviewer.types import Category, Finding, Severity
 

@@ -98,7 +98,7 @@ def review_request(args: argparse.Namespace, cwd: Path, env: Mapping[str, str], 
     from reviewer.cli import _diff_source, _flags
     from reviewer.config import load_config
     from reviewer.diff import DiffSource
-    from reviewer.pipeline import parse_source, review_parsed
+    from reviewer.session import parse_source, review_parsed
 
     config = load_config(cwd, env, _flags(args), Path(args.config) if args.config else None)
     if config.api_key_env.upper() in PLATFORM_SECRETS:

@@ -25,7 +25,7 @@ def get_renderer(name: str) -> Renderer:
     elif name == "rdjsonl":
         from reviewer.sinks.rdjsonl import render
     elif name == "github":
-        from reviewer.sinks.github import render
+        from reviewer.sinks.annotations import render
     else:
         raise KeyError(name)
     return render

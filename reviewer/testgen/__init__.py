@@ -25,7 +25,7 @@ _EXPORTS = ("Dropped", "Limits", "Options", "Suggestion", "TestgenResult", "Test
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        from reviewer.testgen import session
+        from reviewer.testgen import suggestions as session
 
         return getattr(session, name)
     raise AttributeError(f"module 'reviewer.testgen' has no attribute {name!r}")

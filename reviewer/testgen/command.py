@@ -26,7 +26,7 @@ from reviewer.fsutil import atomic_write_text
 
 if TYPE_CHECKING:  # the CLI builds every parser at start-up: keep this module's import light
     from reviewer.testgen.sandbox import TreeSpec
-    from reviewer.testgen.session import Suggestion, TestgenResult, TestgenSession
+    from reviewer.testgen.suggestions import Suggestion, TestgenResult, TestgenSession
     from reviewer.types import ParsedDiff, Review
 
 STATUS_STYLE = {"passed": "green", "failed": "red", "timeout": "magenta", "error": "yellow", "skipped": "dim",
@@ -134,9 +134,9 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
     from reviewer.cache import open_result_cache
     from reviewer.cli import _diff_source, _flags
     from reviewer.config import load_config
-    from reviewer.pipeline import ModelUnavailable, parse_source
+    from reviewer.session import ModelUnavailable, parse_source
     from reviewer.testgen.sandbox import Limits
-    from reviewer.testgen.session import Options, TestgenSession
+    from reviewer.testgen.suggestions import Options, TestgenSession
 
     if args.include_regressions and args.write is None:
         raise ReviewerError("--include-regressions only applies with --write")

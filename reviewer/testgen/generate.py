@@ -20,7 +20,7 @@ from typing import Any
 from reviewer.backends import Backend, Completion, Message
 from reviewer.cache import ResultCache, cache_key
 from reviewer.prompting import PromptTemplate, load_template
-from reviewer.review import CHARS_PER_TOKEN, messages_digest
+from reviewer.pipeline import CHARS_PER_TOKEN, messages_digest
 from reviewer.testgen.extract import ChangedFunction
 
 MAX_TOKENS = 640  # a module of 4 short tests is ~250-450 tokens; ~45 s at 14 tok/s on 2 CPU cores

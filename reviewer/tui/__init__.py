@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
     from reviewer.baseline import find_root
     from reviewer.cli import _diff_source, _flags
     from reviewer.config import load_config
-    from reviewer.pipeline import ModelUnavailable, parse_source
+    from reviewer.session import ModelUnavailable, parse_source
 
     if not sys.stderr.isatty():
         raise ReviewerError("reviewer tui draws on the terminal (stderr is not one); "

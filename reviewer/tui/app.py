@@ -32,12 +32,12 @@ from reviewer.baseline import baseline_path, load_baseline
 from reviewer.cache import ResultCache, open_result_cache
 from reviewer.config import Config
 from reviewer.errors import ReviewerError
-from reviewer.review import HunkResult, NoProgress, review_hunks
+from reviewer.pipeline import HunkResult, NoProgress, review_hunks
 from reviewer.tui.actions import ReviewActions
 from reviewer.tui.screens import (
     ReviewScreen,
 )
-from reviewer.tui.session import Session
+from reviewer.tui.state import Session
 from reviewer.tui.worker import (
     HintsReady,
     HoldOutput,

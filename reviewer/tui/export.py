@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reviewer.sinks.json import render as render_json
-from reviewer.tui.session import Session
+from reviewer.tui.state import Session
 from reviewer.types import Finding
 
 

@@ -12,7 +12,7 @@ from textual.message import Message
 from reviewer.backends import Backend, Completion
 from reviewer.backends import Message as ChatMessage
 from reviewer.cache import ResultCache
-from reviewer.review import HunkResult
+from reviewer.pipeline import HunkResult
 from reviewer.types import Finding
 
 # -- messages from the worker thread (post_message is thread-safe) -------------------

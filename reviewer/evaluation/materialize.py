@@ -30,7 +30,7 @@ Git runs as a subprocess (as the rest of the eval, without gitpython's import co
 never reading ~/.gitconfig or /etc/gitconfig and ignoring GIT_* variables of the caller
 (a git hook sets GIT_DIR and GIT_INDEX_FILE) but gitpython's GIT_PYTHON_* (the git
 executable to run). `isolated_git_env()` gives the gitpython
-calls of `reviewer.pipeline.parse_source` the same isolation.
+calls of `reviewer.session.parse_source` the same isolation.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Cases and scoring rules: shared/eval/README.md (its score.py is the reference scorer;
 `score` here agrees with it). Each case is reviewed the way `reviewer review` sees a
 change in real use: its diff is materialized as a temporary git repository (old files
-committed, the change staged; reviewer.eval_repo) and the staged diff is read back with
+committed, the change staged; reviewer.evaluation.materialize) and the staged diff is read back with
 the whole new files. Results are appended one JSON line per case as they finish, so an
 interrupted run resumes where it stopped; with `jobs` > 1 cases are reviewed by worker
 processes, each with its own backend.
@@ -82,9 +82,9 @@ def review_case(case: dict[str, Any], backend: Backend, config: Config, cache: R
     """
     from reviewer.analyzers import analyze
     from reviewer.diff import DiffSource
-    from reviewer.eval_repo import isolated_git_env, materialize
-    from reviewer.pipeline import parse_source
-    from reviewer.review import run_review
+    from reviewer.evaluation.materialize import isolated_git_env, materialize
+    from reviewer.session import parse_source
+    from reviewer.pipeline import run_review
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="reviewer-eval-") as tmp:

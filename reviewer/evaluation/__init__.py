@@ -1,0 +1,1 @@
+"""`reviewer eval`: labelled cases materialized as git repositories, reviewed, and scored."""
