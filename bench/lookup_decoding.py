@@ -14,7 +14,7 @@ generation time it would take relative to one token at a time.
 
     python bench/lookup_decoding.py [--model qwen2.5-coder-1.5b] [--hunks 10]
 
-Results on the 2-core CPU box are in bench/speed.md.
+Results on the 2-core CPU box are in docs/speed.md.
 """
 
 from __future__ import annotations

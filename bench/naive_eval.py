@@ -1,7 +1,7 @@
 """The naive design, scored like `reviewer eval`: one call per file with the raw diff and a bare schema.
 
 What a first attempt at an LLM reviewer looks like, and the baseline the pipeline is
-measured against in bench/quality.md: no old-vs-new framing, no context, no reasoning
+measured against in docs/quality.md: no old-vs-new framing, no context, no reasoning
 field, no analyzers, no skipping of behaviour-preserving changes. Same model, same
 constrained decoding (the reviewer's llama backend), same cases and scoring.
 

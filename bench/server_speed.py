@@ -28,8 +28,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root: `bench` and `reviewer`
 
 
 def free_port() -> int:
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = p.parse_args(argv)
 
-    from diffs import bench_diff
+    from bench.diffs import bench_diff
 
     from reviewer.models import resolve_model
 

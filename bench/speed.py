@@ -41,8 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root: `bench` and `reviewer`
 
 NAIVE_SYSTEM = "You are an expert code reviewer."
 NAIVE_USER = (
@@ -141,7 +140,7 @@ def pipeline_prompts(diff_path: Path, config: Any) -> list[list[dict[str, str]]]
 
 def bench_diff_prompts(hunks: int, config: Any) -> list[list[dict[str, str]]]:
     """The pipeline's prompts for the `hunks`-hunk bench diff (bench/diffs.py)."""
-    from diffs import bench_diff
+    from bench.diffs import bench_diff
 
     with tempfile.TemporaryDirectory() as tmp:
         diff = Path(tmp) / "bench.diff"
@@ -316,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         run_child(args)
         return 0
 
-    from diffs import bench_diff
+    from bench.diffs import bench_diff
 
     from reviewer.cache import cache_root
 

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.grounding_replay import case_inputs
 from bench.quality_curve import cell, pooled
 from reviewer.analyzers.taint import report_findings
+from reviewer.dataflow import analyze_source
 from reviewer.evaluation.runner import load_cases, score
-from reviewer.taint import analyze_source
 
 _ROUTE = re.compile(r"/benchmark/([a-z]+)-\d+/")
 

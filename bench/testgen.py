@@ -13,7 +13,7 @@ file are known exactly and `reviewer tests` can run its suggestions on both.
 
 Usage (2 CPU cores: ~1-3 minutes per program and direction with the 1.5B model):
 
-    python bench/testgen.py --limit 8 --out bench/testgen.md
+    python bench/testgen.py --limit 8 --out docs/testgen.md
 
 BugsInPy is not measured: its cases are diffs of single files from 17 projects, and running
 a test needs each project at that commit with its dependencies, which are not here (every

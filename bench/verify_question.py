@@ -11,7 +11,7 @@ the ROC AUC of this score and of the answer's own `confidence` over the bug case
     python bench/verify_question.py --out verify.jsonl --limit 12 \\
         ../shared/eval/cases/quixbugs.jsonl ../shared/eval/cases/bugsinpy.jsonl
 
-Measured (1.5B, first 12 QuixBugs + 12 BugsInPy cases): see bench/quality.md.
+Measured (1.5B, first 12 QuixBugs + 12 BugsInPy cases): see docs/quality.md.
 """
 
 from __future__ import annotations

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from reviewer import git
 from reviewer.errors import ReviewerError
 from reviewer.fsutil import atomic_write_text
 from reviewer.types import Finding
@@ -89,14 +89,13 @@ class Baseline:
 
 
 def find_root(cwd: Path) -> Path:
-    """The repository root containing `cwd` (where the baseline lives); `cwd` itself outside a repository."""
+    """The repository root containing `cwd` (where the baseline lives); `cwd` itself outside
+    a repository, or when git is missing (a baseline needs no git)."""
     try:
-        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True,
-                             text=True, check=False, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return cwd.resolve()
-    top = out.stdout.strip()
-    return Path(top).resolve() if out.returncode == 0 and top else cwd.resolve()
+        top = git.toplevel(cwd)
+    except git.GitNotFound:
+        top = None
+    return top.resolve() if top is not None else cwd.resolve()
 
 
 def baseline_path(root: Path) -> Path:

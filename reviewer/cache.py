@@ -21,7 +21,7 @@ from pathlib import Path
 
 import platformdirs
 
-from reviewer.backends import Completion
+from reviewer.types import Completion
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -116,6 +116,14 @@ class ResultCache:
             )
         except sqlite3.Error as exc:
             self._fail(exc)
+
+    def get_text(self, key: str) -> str | None:
+        """A stored text that is not a model answer (an analyzer's findings as JSON)."""
+        hit = self.get(key)
+        return None if hit is None else hit.text
+
+    def put_text(self, key: str, text: str) -> None:
+        self.put(key, Completion(text))
 
     def _fail(self, exc: sqlite3.Error) -> None:
         if self._warn is None:  # no one to tell: the caller gets the error, as before

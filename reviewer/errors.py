@@ -1,4 +1,4 @@
-"""The one exception type the command line turns into `error: ...` and exit status 2."""
+"""The exception types the command line turns into `error: ...` and exit status 2."""
 
 
 class ReviewerError(Exception):
@@ -6,4 +6,12 @@ class ReviewerError(Exception):
 
     The message is one line that says what went wrong and how to fix it; the CLI
     prints it on stderr without a traceback and exits 2.
+    """
+
+
+class ModelUnavailable(ReviewerError):
+    """The model could not run: missing, failed to load, raised while answering, unreachable, timed out.
+
+    A git hook decides by `hook_policy` whether this blocks the commit; everywhere else it is
+    reported like any other ReviewerError (exit 2).
     """

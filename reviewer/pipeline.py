@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from reviewer.analyzers import HINT_SOURCES
-from reviewer.backends import Backend, Completion, Message
+from reviewer.backends import Backend
+from reviewer.types import Completion, Message
 from reviewer.cache import ResultCache, cache_key
 from reviewer.config import Config
 from reviewer.grounding import FileFacts, ground_analyzer_flows, ground_model_findings

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -243,3 +243,26 @@ class Review:
             "tests": [t.to_dict() for t in self.tests],
             "stats": self.stats.to_dict(),
         }
+
+
+Message = dict[str, str]  # a chat message: {"role": "system"|"user"|"assistant", "content": "..."}
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a backend returns for one request (and what the result cache stores)."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    # How sure the model was that the change has a problem (0..1), where the backend can
+    # read it from the token probabilities (greedy.py); None elsewhere.
+    confidence: float | None = None
+
+
+def exit_status(findings: Iterable[Finding], fail_on: Severity | None) -> int:
+    """The exit status every front end gives: 1 when a finding is at or above `fail_on`, else 0
+    (always 0 with fail_on None, i.e. `never`)."""
+    if fail_on is None:
+        return 0
+    return 1 if any(f.severity.rank >= fail_on.rank for f in findings) else 0

@@ -21,7 +21,7 @@ import pytest
 from conftest import git
 
 import reviewer.ci.github as gh_mod
-from reviewer.ci import add_parser, run
+from reviewer.commands.ci import add_parser, run
 from reviewer.ci import comments as cm
 from reviewer.ci.comments import OUTDATED_PREFIX, parse_patch
 from reviewer.errors import ReviewerError

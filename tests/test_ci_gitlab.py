@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 import reviewer.ci.gitlab as gl_mod
-from reviewer.ci import add_parser, run
+from reviewer.commands.ci import add_parser, run
 from reviewer.ci.comments import OUTDATED_PREFIX, parse_patch
 from reviewer.errors import ReviewerError
 from reviewer.types import Category, DiffLine, Finding, Hunk, ModelInfo, Review, Severity, Stats

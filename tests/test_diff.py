@@ -533,7 +533,5 @@ def test_missing_diff_file(tmp_path: Path) -> None:
 
 
 def test_git_executable_missing(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import git as gitpython
-
-    monkeypatch.setattr(gitpython.Git, "GIT_PYTHON_GIT_EXECUTABLE", "/nonexistent/git")
+    monkeypatch.setenv("GIT_PYTHON_GIT_EXECUTABLE", "/nonexistent/git")
     assert error_of(lambda: read_diff(DiffSource("staged"), repo)).startswith("git executable not found")

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 from conftest import git
-from helpers import load_bench_script, write_jsonl
+from helpers import write_jsonl
 
 from reviewer.cli import main
 from reviewer.config import Config
 from reviewer.errors import ReviewerError
 from reviewer.evaluation.materialize import materialize
-from reviewer.evaluation.runner import load_cases, read_results, results_for, review_case, run_eval, score, worker_config
+from reviewer.evaluation.runner import eval_session, load_cases, read_results, results_for, review_case, run_eval, score, worker_config
 
 EVAL = Path("/work/shared/eval")
 OLD = [f"line {i}" for i in range(1, 41)]
@@ -164,7 +164,7 @@ def test_review_case_reads_the_materialized_files(tmp_path, fake_backend, config
     body[9] = "def f(s):"
     diff = make_diff(tmp_path, {"m.py": lines(body)}, {"m.py": lines([*body[:30], "    y = eval(s)", *body[30:]])})
     assert "@@ -28,6 +28,7 @@ def f(s):" in diff
-    result = review_case(case("c1", diff), fake_backend, config, None)
+    result = review_case(case("c1", diff), eval_session(config, fake_backend, None), (config).min_confidence)
     assert set(result) == {"id", "findings", "seconds"} and result["seconds"] > 0
     assert ("m.py", 31, "security") in [(f["path"], f["line"], f["category"]) for f in result["findings"]]
     prompt = fake_backend.calls[-1][-1]["content"]
@@ -186,7 +186,7 @@ def test_section_headers_survive(tmp_path):
 
 def test_review_case_records_an_unreviewable_case(fake_backend, config):
     binary = "diff --git a/x.bin b/x.bin\nindex 1111111..2222222 100644\nBinary files a/x.bin and b/x.bin differ\n"
-    result = review_case(case("bin", binary), fake_backend, config, None)
+    result = review_case(case("bin", binary), eval_session(config, fake_backend, None), (config).min_confidence)
     assert result["findings"] == [] and "binary" in result["error"] and not fake_backend.calls
 
 
@@ -360,8 +360,8 @@ def test_temp_repo_is_removed(tmp_path, fake_backend, config, monkeypatch):
     """Nothing piles up in the temp dir, whether the case is reviewed or refused."""
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr(tempfile, "tempdir", None)
-    review_case(case("c", NEW_FILE), fake_backend, config, None)
-    review_case(case("bad", "not a diff\n"), fake_backend, config, None)
+    review_case(case("c", NEW_FILE), eval_session(config, fake_backend, None), (config).min_confidence)
+    review_case(case("bad", "not a diff\n"), eval_session(config, fake_backend, None), (config).min_confidence)
     assert not list(tmp_path.glob("reviewer-eval-*"))
 
 
@@ -379,8 +379,8 @@ def test_findings_below_min_confidence_are_kept_aside_as_unsure(tmp_path, config
     from reviewer.backends.fake import FakeBackend
 
     diff = make_diff(tmp_path, {"m.py": "def f(s):\n    return s\n"}, {"m.py": "def f(s):\n    return eval(s)\n"})
-    sure = review_case(case("c", diff), FakeBackend(confidence=0.9), config.replace(min_confidence=0.8), None)
-    unsure = review_case(case("c", diff), FakeBackend(confidence=0.7), config.replace(min_confidence=0.8), None)
+    sure = review_case(case("c", diff), eval_session(config.replace(min_confidence=0.8), FakeBackend(confidence=0.9), None), (config.replace(min_confidence=0.8)).min_confidence)
+    unsure = review_case(case("c", diff), eval_session(config.replace(min_confidence=0.8), FakeBackend(confidence=0.7), None), (config.replace(min_confidence=0.8)).min_confidence)
     assert [f["confidence"] for f in sure["findings"]] == [0.9] and "unsure" not in sure
     assert unsure["findings"] == [] and [f["confidence"] for f in unsure["unsure"]] == [0.7]
 
@@ -388,7 +388,7 @@ def test_findings_below_min_confidence_are_kept_aside_as_unsure(tmp_path, config
 def test_quality_curve_pools_sources_by_kind(tmp_path, capsys):
     """bench/quality_curve.py: per-source rows, then bugs/security pooled with counts,
     and a threshold drops only the model findings below it."""
-    curve = load_bench_script("quality_curve")
+    from bench import quality_curve as curve
 
     def row(cid: str, source: str, label: str, path: str = "a.py") -> dict[str, Any]:
         r = case(cid, "unused", label, source)

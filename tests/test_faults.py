@@ -848,7 +848,7 @@ def _suggestion(name: str, path: str) -> Any:
 @pytest.mark.parametrize("failure", [None, "no-space", "interrupt"])
 def test_tests_write_is_atomic_and_keeps_the_mode(
         failure: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from reviewer.testgen.command import write_tests
+    from reviewer.testgen.write import write_tests
 
     tests_dir = tmp_path / "tests"
     tests_dir.mkdir()

@@ -13,7 +13,7 @@ The default run is quick (about 15 s). A long campaign runs the same tests with 
     REVIEWER_FUZZ_EXAMPLES=12000 nice -n 10 .venv/bin/pytest tests/test_fuzz.py -q -m "not model" \\
         --hypothesis-show-statistics
 
-(the CLI test gets a tenth of that; bench/fuzz.md has the numbers of a real run and what
+(the CLI test gets a tenth of that; docs/fuzz.md has the numbers of a real run and what
 the fuzzing found; the regression tests at the end pin each of those bugs).
 """
 

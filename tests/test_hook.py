@@ -21,6 +21,7 @@ import yaml
 from conftest import ROOT, git
 
 from reviewer import hook
+from reviewer.commands import hook as hook_command
 from reviewer.backends.fake import FakeBackend
 from reviewer.errors import ReviewerError
 
@@ -67,13 +68,13 @@ def repo(make_repo: Callable[[dict[str, str]], Path]) -> Path:
 
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="reviewer")
-    hook.add_parser(parser.add_subparsers(dest="command"))
+    hook_command.add_parser(parser.add_subparsers(dest="command"))
     return parser.parse_args(["hook", *argv])
 
 
 def run_hook(repo: Path, capsys: pytest.CaptureFixture[str], *argv: str, stdin: bytes = b"",
              env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    code = hook.run_hook(parse("run", *argv), repo, {**os.environ, **(env or {})}, io.BytesIO(stdin))
+    code = hook_command.run_hook(parse("run", *argv), repo, {**os.environ, **(env or {})}, io.BytesIO(stdin))
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -315,18 +316,18 @@ def test_provision_model_only_from_installed_chunks(monkeypatch, tmp_path):
 
 
 def test_install_writes_an_executable_signed_script(repo, capsys):
-    assert hook.run(parse("install"), repo) == 0
+    assert hook_command.run(parse("install"), repo) == 0
     target = repo / ".git" / "hooks" / "pre-commit"
     text = target.read_text()
     assert hook.SIGNATURE in text and os.access(target, os.X_OK)
     assert f"INSTALL_PYTHON={sys.executable}" in text or f"INSTALL_PYTHON='{sys.executable}'" in text
     assert "installed the pre-commit hook" in capsys.readouterr().out
-    assert hook.run(parse("install"), repo) == 0  # ours: updated in place
-    assert hook.run(parse("install", "--push"), repo) == 0
+    assert hook_command.run(parse("install"), repo) == 0  # ours: updated in place
+    assert hook_command.run(parse("install", "--push"), repo) == 0
     assert "--push" in (repo / ".git" / "hooks" / "pre-push").read_text()
-    assert hook.run(parse("uninstall"), repo) == 0
+    assert hook_command.run(parse("uninstall"), repo) == 0
     assert not target.exists() and (repo / ".git" / "hooks" / "pre-push").exists()
-    assert hook.run(parse("uninstall", "--push"), repo) == 0
+    assert hook_command.run(parse("uninstall", "--push"), repo) == 0
     assert not (repo / ".git" / "hooks" / "pre-push").exists()
     assert "nothing to do" in hook.uninstall(repo)
 
@@ -335,7 +336,7 @@ def test_never_clobbers_a_foreign_hook(repo):
     target = repo / ".git" / "hooks" / "pre-commit"
     target.write_text("#!/bin/sh\necho mine\n")
     with pytest.raises(ReviewerError, match="--force") as info:
-        hook.run(parse("install"), repo)
+        hook_command.run(parse("install"), repo)
     assert "reviewer hook run" in str(info.value)  # the chaining alternative
     assert target.read_text() == "#!/bin/sh\necho mine\n"
     assert "left it alone" in hook.uninstall(repo)

@@ -57,3 +57,24 @@ def test_text_escapes_rich_markup_in_model_text():
     evil = replace(review.findings[1], title="[bold red]boom[/]", message="[link=http://x]click[/link]")
     out = get_renderer("text")(replace(review, findings=(evil,)), False)
     assert "[bold red]boom[/]" in out and "[link=http://x]click[/link]" in out
+
+
+def test_line_format_is_what_vim_errorformat_reads():
+    """`path:line:col: message` on every line: Vim's default errorformat %f:%l:%c: %m and VS Code's
+    problem matchers parse it; no summary line that a quickfix list would show as an entry."""
+    import re
+
+    from reviewer.sinks import get_renderer
+
+    out = get_renderer("line")(sample_review())
+    lines = out.splitlines()
+    assert lines and all(re.fullmatch(r"[^:]+:\d+:1: (high|medium|low) (bug|security|performance|style): .+", ln)
+                         for ln in lines)
+
+
+def test_every_format_is_a_registered_sink_and_offered():
+    from reviewer.sinks import FORMATS, SINKS, get_renderer
+
+    assert set(FORMATS) | {"concise"} == set(SINKS)
+    for name in SINKS:
+        assert callable(get_renderer(name))

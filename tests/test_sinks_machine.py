@@ -6,7 +6,6 @@ Regenerate golden files after an intended change:
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
@@ -18,6 +17,7 @@ from helpers import make_hunk
 from jsonschema import Draft7Validator
 from sample_review import sample_review
 
+from reviewer.sinks import get_renderer
 from reviewer.types import Category, Finding, ModelInfo, Review, Severity
 
 DATA = Path(__file__).parent / "data"
@@ -26,7 +26,7 @@ MACHINE_FORMATS = ("sarif", "rdjson", "rdjsonl", "github")
 
 
 def render(fmt: str, review: Review) -> str:
-    return importlib.import_module(f"reviewer.sinks.{fmt}").render(review, False)
+    return get_renderer(fmt)(review, False)
 
 
 def empty_review() -> Review:

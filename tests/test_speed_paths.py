@@ -186,18 +186,14 @@ def test_a_new_process_reuses_the_saved_prompt_prefix(tmp_path: Path) -> None:
 # -- bench/lookup_decoding.py: the replay that decided against prompt-lookup decoding --
 
 def test_lookup_drafts_copy_what_followed_the_latest_match() -> None:
-    from helpers import load_bench_script
-
-    lookup = load_bench_script("lookup_decoding")
+    from bench import lookup_decoding as lookup
     assert lookup.draft([1, 2, 3, 9, 1, 2, 4, 5, 1, 2], n=2, k=3) == [4, 5, 1]  # the later match wins
     assert lookup.draft([1, 2, 3], n=2, k=3) == []  # no earlier occurrence
     assert lookup.batch_cost({1: 1.0, 4: 2.5}, 2) == 1.5  # interpolated between measured sizes
 
 
 def test_lookup_replay_counts_accepted_drafts_and_batch_costs() -> None:
-    from helpers import load_bench_script
-
-    lookup = load_bench_script("lookup_decoding")
+    from bench import lookup_decoding as lookup
     costs = {1: 1.0, 2: 1.5, 4: 2.0}
     # The answer copies the prompt: after its first token, each step drafts the rest.
     seconds, accepted = lookup.replay([([7, 8, 9, 10], [7, 8, 9, 10])], costs, n=1, k=3)
@@ -212,9 +208,7 @@ def test_lookup_replay_counts_accepted_drafts_and_batch_costs() -> None:
 def test_throughput_thread_counts_are_parsed_and_checked() -> None:
     import argparse
 
-    from helpers import load_bench_script
-
-    throughput = load_bench_script("throughput")
+    from bench import throughput
     assert throughput.parse_threads("1,2") == [1, 2]
     assert throughput.parse_threads("4") == [4]
     for bad in ("", "0", "two", "1,-2"):
@@ -223,8 +217,6 @@ def test_throughput_thread_counts_are_parsed_and_checked() -> None:
 
 
 def test_throughput_row_is_tokens_per_second() -> None:
-    from helpers import load_bench_script
-
-    throughput = load_bench_script("throughput")
+    from bench import throughput
     row = throughput.format_row("m", 2, False, prompt_tokens=900, prompt_s=20.0, gen_s=throughput.GENERATED / 16)
     assert row == "| m | 2 | no | 900 | 45.0 | 16.0 |"

@@ -3,7 +3,7 @@
 from dataclasses import replace
 
 import pytest
-from helpers import load_bench_script, make_hunk, write_jsonl
+from helpers import make_hunk, write_jsonl
 
 from reviewer.backends.fake import FakeBackend
 from reviewer.grounding import FIX_PRESENT_NOTE, ground_present_fixes
@@ -81,7 +81,7 @@ def test_the_review_reports_the_self_contradicting_claim_as_no_alarm(config) -> 
 
 
 def test_bench_replay_restores_and_regrounds_the_claim(tmp_path, capsys) -> None:
-    replay = load_bench_script("grounding_replay")
+    from bench import grounding_replay as replay
     diff = ("diff --git a/q.py b/q.py\n--- a/q.py\n+++ b/q.py\n@@ -1,2 +1,2 @@\n def f(x, pivot):\n"
             "-    return x > pivot\n+    return x >= pivot\n")
     cases = [{"id": f"c{i}", "source": "QuixBugs", "label": "clean", "category": "bug", "diff": diff} for i in (1, 2)]

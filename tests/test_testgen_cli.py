@@ -17,7 +17,8 @@ from reviewer import backends
 from reviewer.backends import Message
 from reviewer.backends.fake import FakeBackend
 from reviewer.errors import ReviewerError
-from reviewer.testgen import command
+from reviewer.commands import tests as command
+from reviewer.testgen import tree
 
 CONTRACT = json.loads((ROOT / "tests" / "data" / "review.schema.json").read_text())
 
@@ -169,7 +170,8 @@ def test_tree_spec_follows_the_diff_source(repo: Path, tmp_path: Path) -> None:
     def spec(*argv: str):
         parser = argparse.ArgumentParser()
         command.add_parser(parser.add_subparsers(dest="command"))
-        return command.tree_spec(parser.parse_args(["tests", *argv]), repo)
+        args = parser.parse_args(["tests", *argv])
+        return tree.tree_spec(repo, range=args.range, base=args.base, diff=args.diff)
 
     head = git(repo, "rev-parse", "HEAD").strip()
     assert spec().kind == "index"
@@ -180,15 +182,15 @@ def test_tree_spec_follows_the_diff_source(repo: Path, tmp_path: Path) -> None:
     outside.mkdir()
     parser = argparse.ArgumentParser()
     command.add_parser(parser.add_subparsers(dest="command"))
-    assert command.tree_spec(parser.parse_args(["tests", "--diff", "-"]), outside).kind == "files"
+    assert tree.tree_spec(outside, diff="-").kind == "files"
 
 
 def test_the_projects_own_virtualenv_runs_the_tests_when_it_has_pytest(tmp_path: Path) -> None:
-    assert command.project_python(tmp_path) is None
+    assert tree.project_python(tmp_path) is None
     (tmp_path / ".venv" / "bin").mkdir(parents=True)
     python = tmp_path / ".venv" / "bin" / "python"
     python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')  # an interpreter that has pytest
     python.chmod(0o755)
-    assert command.project_python(tmp_path) == str(python)
+    assert tree.project_python(tmp_path) == str(python)
     python.write_text("#!/bin/sh\nexit 1\n")  # one without
-    assert command.project_python(tmp_path) is None
+    assert tree.project_python(tmp_path) is None

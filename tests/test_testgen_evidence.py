@@ -13,7 +13,7 @@ from reviewer import backends, cli
 from reviewer.backends import Message
 from reviewer.backends.fake import FakeBackend
 from reviewer.config import Config
-from reviewer.evaluation.runner import judge, review_case
+from reviewer.evaluation.runner import eval_session, judge, review_case
 from reviewer.testgen.evidence import FunctionEvidence, evidence, ground_by_tests
 from reviewer.testgen.extract import ChangedFunction
 from reviewer.testgen.suggestions import Suggestion, TestgenResult, TestgenStats
@@ -146,8 +146,8 @@ def test_eval_run_tests_scores_the_grounded_findings(tmp_path: Path) -> None:
             "-    return max(lo, min(x, hi - 1))\n+    return max(lo, min(x, hi))\n")
     case = {"id": "fix/1", "label": "clean", "category": "bug", "diff": diff}
     config = Config(backend="fake", cache=False, analyzers=False, cache_dir=tmp_path)
-    plain = review_case(case, FakeBackend(answer=scripted), config, None)
-    grounded = review_case(case, FakeBackend(answer=scripted), config.replace(run_tests=True), None)
+    plain = review_case(case, eval_session(config, FakeBackend(answer=scripted), None), (config).min_confidence)
+    grounded = review_case(case, eval_session(config.replace(run_tests=True), FakeBackend(answer=scripted), None), (config.replace(run_tests=True)).min_confidence)
     assert judge(case, plain["findings"])  # a false alarm without the tests
     assert not judge(case, [f for f in grounded["findings"] if f["category"] == "bug"])
     assert by_title(grounded["findings"])["Off-by-one in clamp"]["severity"] == "low"

@@ -25,7 +25,7 @@ from reviewer.config import Config
 from reviewer.diff import DiffSource
 from reviewer.errors import ReviewerError
 from reviewer.session import parse_source
-from reviewer.tui import add_parser, run
+from reviewer.commands.tui import add_parser, run
 from reviewer.tui.app import ReviewApp
 from reviewer.tui.edits import EditError, apply_edit, plan_edit, suggestion_lines, undo_edit
 from reviewer.tui.screens import ConfirmScreen, DismissScreen, ExportScreen, FilterScreen, HelpScreen, ReviewScreen

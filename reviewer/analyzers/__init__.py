@@ -32,7 +32,6 @@ from reviewer.analyzers import ruff
 from reviewer.analyzers import taint as taint_analyzer
 from reviewer.analyzers.bandit import READER_TAG as BANDIT_READER_TAG
 from reviewer.analyzers.bandit import bandit_findings
-from reviewer.backends import Completion
 from reviewer.cache import ResultCache, cache_key
 from reviewer.pysource import parse_python
 from reviewer.types import Category, Finding, Hunk, ParsedDiff, Severity
@@ -131,16 +130,16 @@ def cached_findings(tool: str, version: str, fn: Analyzer, path: str, source: st
         return fn(path, source, whole_file) or []
     digest = hashlib.sha256(f"{path}\0{int(whole_file)}\0{source}".encode()).hexdigest()
     key = cache_key(f"{tool}-{version}", "analyzer-v1", digest)
-    hit = cache.get(key)
+    hit = cache.get_text(key)
     if hit is not None:
         try:
-            return _from_json(hit.text)
+            return _from_json(hit)
         except (ValueError, TypeError):
             pass  # an entry from an incompatible version: recompute
     findings = fn(path, source, whole_file)
     if findings is None:
         return []
-    cache.put(key, Completion(_to_json(findings)))
+    cache.put_text(key, _to_json(findings))
     return findings
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from reviewer.taint import USER, Flow, TaintReport, analyze_source
+from reviewer.dataflow import USER, Flow, TaintReport, analyze_source
 from reviewer.types import Category, Finding, Severity
 
 VERSION = "2"  # part of the analyzer cache key: bump when the analysis changes its answers

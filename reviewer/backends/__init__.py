@@ -12,26 +12,10 @@ so a review answered entirely from the cache never loads it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from reviewer.config import Config
-from reviewer.types import ModelInfo
-
-Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
-
-
-@dataclass(frozen=True)
-class Completion:
-    """What a backend returns for one request."""
-
-    text: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    # How sure the model was that the change has a problem (0..1), where the backend can
-    # read it from the token probabilities (greedy.py); None elsewhere.
-    confidence: float | None = None
-
+from reviewer.types import Completion, Message, ModelInfo  # re-exported: backends answer with them
 
 @runtime_checkable
 class Backend(Protocol):

@@ -26,18 +26,17 @@ deleted files are removed, renamed ones moved, and everything is staged with `gi
 Binary patches cannot be rebuilt: they are a ReviewerError, as is a diff unidiff cannot
 parse, a path that would leave the repository, or text that is not encodable.
 
-Git runs as a subprocess (as the rest of the eval, without gitpython's import cost),
-never reading ~/.gitconfig or /etc/gitconfig and ignoring GIT_* variables of the caller
-(a git hook sets GIT_DIR and GIT_INDEX_FILE) but gitpython's GIT_PYTHON_* (the git
-executable to run). `isolated_git_env()` gives the gitpython
-calls of `reviewer.session.parse_source` the same isolation.
+Git runs through `reviewer.git` (a subprocess), never reading ~/.gitconfig or
+/etc/gitconfig and ignoring GIT_* variables of the caller (a git hook sets GIT_DIR and
+GIT_INDEX_FILE) but GIT_PYTHON_* (GIT_PYTHON_GIT_EXECUTABLE names the git to run).
+`isolated_git_env()` gives the git calls of `reviewer.session.parse_source`, which take
+the process environment, the same isolation.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
@@ -46,6 +45,7 @@ from typing import Literal
 from unidiff.errors import UnidiffParseError
 from unidiff.patch import LINE_TYPE_NO_NEWLINE, PatchedFile, PatchSet
 
+from reviewer import git
 from reviewer.diff import _clean_path, _normalize
 from reviewer.errors import ReviewerError
 
@@ -59,9 +59,9 @@ _IDENTITY = {
     "GIT_AUTHOR_DATE": "2000-01-01T00:00:00+0000",
     "GIT_COMMITTER_DATE": "2000-01-01T00:00:00+0000",
 }
-_ISOLATION = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"}
-_CONFIG = ("-c", "commit.gpgsign=false", "-c", f"core.hooksPath={os.devnull}", "-c", "init.defaultBranch=main",
-           "-c", "core.autocrlf=false", "-c", "core.safecrlf=false")
+_CONFIG = ("commit.gpgsign=false", f"core.hooksPath={os.devnull}", "init.defaultBranch=main",
+           "core.autocrlf=false", "core.safecrlf=false")
+_NO_GIT = "git executable not found; `reviewer eval` needs git to build each case's repository"
 
 
 def materialize(diff_text: str, root: Path) -> Method:
@@ -125,20 +125,14 @@ def isolated_git_env() -> Iterator[None]:
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k.startswith("GIT_PYTHON_")}
-    return {**env, **_ISOLATION, **_IDENTITY}
+    return git.isolated_env(_IDENTITY)
 
 
 def _git(root: Path, *args: str, stdin: bytes | None = None) -> None:
     try:
-        proc = subprocess.run([os.environ.get("GIT_PYTHON_GIT_EXECUTABLE") or "git", *_CONFIG, *args], cwd=root, env=_env(), input=stdin,
-                              capture_output=True, check=False)
-    except FileNotFoundError:
-        raise ReviewerError("git executable not found; `reviewer eval` needs git to build each case's repository") \
-            from None
-    if proc.returncode:
-        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ReviewerError(f"git {args[0]} failed: {message[0] if message else f'exit status {proc.returncode}'}")
+        git.run(root, *args, input=stdin, env=_env(), config=_CONFIG, missing=_NO_GIT)
+    except git.GitError as exc:  # git's line as written ("fatal: ..." included), as this message always had
+        raise ReviewerError(f"git {exc.command} failed: {exc.line or f'exit status {exc.returncode}'}") from None
 
 
 def _encode(text: str) -> bytes:

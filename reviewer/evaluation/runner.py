@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reviewer.backends import Backend, make_backend
-from reviewer.cache import ResultCache, open_result_cache
+from reviewer.backends import Backend
+from reviewer.cache import ResultCache
 from reviewer.config import Config
 from reviewer.errors import ReviewerError
+from reviewer.session import FROM_CONFIG, ReviewSession
 
 # The alarm severities of shared/eval/score.py: the README names medium and high (all a
 # Finding can have); the reference scorer also counts critical/error/warning from other tools.
@@ -67,24 +68,24 @@ def _case(path: Path, no: int, line: str) -> dict[str, Any]:
     return case
 
 
-def review_case(case: dict[str, Any], backend: Backend, config: Config, cache: ResultCache | None) -> dict[str, Any]:
+def review_case(case: dict[str, Any], session: ReviewSession, min_confidence: float = 0.0) -> dict[str, Any]:
     """One result line: {"id", "findings", "seconds"} (plus "error" when the case could not
     be read into a diff to review: a binary or malformed diff, nothing left to review, and
-    "unsure": the model findings below `config.min_confidence`, left out of "findings").
+    "unsure": the model findings below `min_confidence`, left out of "findings").
 
-    The case is reviewed as `reviewer review` would in a repository holding it: a temp git
-    repository with the old files committed and the diff staged (eval_repo.materialize),
-    its staged diff read by pipeline.parse_source (whole new files, enclosing functions),
-    the analyzers (with the result cache), then the model, and with `config.run_tests` the
-    generated tests (reviewer.testgen.evidence). "seconds" covers all of that,
-    from creating the repository to the end of the review; removing it is not counted.
-    Failures of the model itself are raised, not recorded, so a resumed run retries them.
+    `session` is an eval session (`eval_session`: every finding kept, whatever its
+    confidence, so that the threshold can be applied here). The case is reviewed as
+    `reviewer review` would in a repository holding it: a temp git repository with the old
+    files committed and the diff staged (evaluation.materialize), its staged diff read by
+    the session (whole new files, enclosing functions), the analyzers (with the result
+    cache), then the model, and with `config.run_tests` the generated tests
+    (reviewer.testgen.evidence). "seconds" covers all of that, from creating the repository
+    to the end of the review; removing it is not counted. Failures of the model itself are
+    raised, not recorded, so a resumed run retries them.
     """
-    from reviewer.analyzers import analyze
     from reviewer.diff import DiffSource
     from reviewer.evaluation.materialize import isolated_git_env, materialize
-    from reviewer.session import parse_source
-    from reviewer.pipeline import run_review
+    from reviewer.testgen.sandbox import TreeSpec
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="reviewer-eval-") as tmp:
@@ -92,25 +93,30 @@ def review_case(case: dict[str, Any], backend: Backend, config: Config, cache: R
         try:
             materialize(case["diff"], root)
             with isolated_git_env():
-                parsed = parse_source(DiffSource("staged"), root, config)
+                parsed = session.parse(DiffSource("staged"), root)
         except ReviewerError as exc:
             return {"id": case["id"], "findings": [], "seconds": round(time.perf_counter() - started, 3),
                     "error": str(exc)}
-        hints = analyze(parsed, cache) if config.analyzers else ()
-        review = run_review(parsed, backend, config.replace(min_confidence=0.0), cache, hints=hints)
-        if config.run_tests:
-            from reviewer.testgen.evidence import review_with_tests
-            from reviewer.testgen.sandbox import TreeSpec
-
-            review = review_with_tests(review, parsed, TreeSpec("index", root), backend,
-                                       config.replace(min_confidence=0.0), cache)
+        tree = TreeSpec("index", root) if session.config.run_tests else None
+        review = session.review(parsed, tree=tree, say=_silent)
         seconds = round(time.perf_counter() - started, 3)
-    kept = [f for f in review.findings if not f.is_unsure(config.min_confidence)]
-    unsure = [f for f in review.findings if f.is_unsure(config.min_confidence)]
+    kept = [f for f in review.findings if not f.is_unsure(min_confidence)]
+    unsure = [f for f in review.findings if f.is_unsure(min_confidence)]
     # "unsure": what --min-confidence dropped, kept aside so bench/quality_curve.py can replay
     # other thresholds; scorers read only "findings".
     return {"id": case["id"], "findings": [f.to_dict() for f in kept], "seconds": seconds,
             **({"unsure": [f.to_dict() for f in unsure]} if unsure else {})}
+
+
+def eval_session(config: Config, backend: Backend | None = None, cache: ResultCache | None | object = FROM_CONFIG,
+                 ) -> ReviewSession:
+    """The session cases are reviewed in: every finding kept, whatever its confidence
+    (`review_case` applies `config.min_confidence` itself and keeps the rest as "unsure")."""
+    return ReviewSession(config.replace(min_confidence=0.0), backend=backend, cache=cache)
+
+
+def _silent(message: str) -> None:
+    """Progress lines of --run-tests during an eval: the per-case line says enough."""
 
 
 def is_alarm(finding: dict[str, Any]) -> bool:
@@ -273,19 +279,10 @@ def worker_config(config: Config, jobs: int) -> Config:
 
 def _run_here(todo: list[dict[str, Any]], config: Config, backend: Backend | None, cache: ResultCache | None,
               record: Callable[[int, dict[str, Any]], None]) -> None:
-    own_backend = backend is None
-    own_cache = cache is None and own_backend
-    backend = backend or make_backend(config)
-    try:
-        if own_cache:
-            cache = open_result_cache(config.cache_dir, config.cache)
+    # A given backend without a cache means no cache (tests); with neither, both come from config.
+    with eval_session(config, backend, cache if (cache is not None or backend is not None) else FROM_CONFIG) as session:
         for i, case in enumerate(todo, 1):
-            record(i, review_case(case, backend, config, cache))
-    finally:
-        if own_backend:
-            backend.close()
-        if own_cache and cache is not None:
-            cache.close()
+            record(i, review_case(case, session, config.min_confidence))
 
 
 def _run_pool(todo: list[dict[str, Any]], config: Config, jobs: int,
@@ -318,12 +315,14 @@ _worker: dict[str, Any] = {}
 
 
 def _worker_init(config: Config) -> None:
-    """Make this worker's backend and cache once; a failure is kept and raised by each
+    """Make this worker's session and backend once; a failure is kept and raised by each
     review (so the parent gets the ReviewerError, not a broken pool)."""
     _worker["config"] = config
+    session = eval_session(config)
+    _worker["session"] = session
     try:
-        _worker["backend"] = make_backend(config)
-        _worker["cache"] = open_result_cache(config.cache_dir, config.cache)
+        session.backend  # noqa: B018 -- made now, so that a missing model fails every case alike
+        session.cache  # noqa: B018
     except Exception as exc:  # noqa: BLE001 - handed to the parent by _worker_review
         _worker["error"] = exc
     atexit.register(_worker_close)
@@ -332,15 +331,13 @@ def _worker_init(config: Config) -> None:
 def _worker_review(case: dict[str, Any]) -> dict[str, Any]:
     if "error" in _worker:
         raise _worker["error"]
-    return review_case(case, _worker["backend"], _worker["config"], _worker["cache"])
+    return review_case(case, _worker["session"], _worker["config"].min_confidence)
 
 
 def _worker_close() -> None:
-    backend, cache = _worker.pop("backend", None), _worker.pop("cache", None)
-    if backend is not None:
-        backend.close()
-    if cache is not None:
-        cache.close()
+    session = _worker.pop("session", None)
+    if session is not None:
+        session.close()
 
 
-__all__ = ["format_table", "judge", "load_cases", "read_results", "review_case", "run_eval", "score", "worker_config"]
+__all__ = ["eval_session", "format_table", "judge", "load_cases", "read_results", "review_case", "run_eval", "score", "worker_config"]

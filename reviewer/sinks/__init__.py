@@ -1,34 +1,43 @@
-"""Output formats: one module per format, each `render(review, color) -> str`.
+"""Output formats: a registry of one module per format, each `render(review, color, fail_on) -> str`.
 
 Rendering to a string (rather than streaming to stdout) lets the CLI write files
-atomically: a crash never leaves half a report behind.
+atomically: a crash never leaves half a report behind. Modules are imported when their
+format is asked for, so a run pays only for the format it prints.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from typing import Protocol
 
-from reviewer.types import Review
+from reviewer.types import Review, Severity
 
-Renderer = Callable[[Review, bool], str]
+
+class Renderer(Protocol):
+    def __call__(self, review: Review, color: bool = False, fail_on: Severity | None = None) -> str: ...
+
+
+# --format name -> module under reviewer.sinks. "concise" is the git hook's default (`reviewer hook run`).
+SINKS: dict[str, str] = {
+    "text": "text",
+    "json": "json",
+    "sarif": "sarif",
+    "rdjson": "rdjson",
+    "rdjsonl": "rdjsonl",
+    "github": "annotations",
+    "line": "line",
+    "concise": "concise",
+}
+
+# What `reviewer review --format` offers (concise is the hook's own).
+FORMATS = ("text", "json", "sarif", "rdjson", "rdjsonl", "github", "line")
 
 
 def get_renderer(name: str) -> Renderer:
-    if name == "text":
-        from reviewer.sinks.text import render
-    elif name == "json":
-        from reviewer.sinks.json import render
-    elif name == "sarif":
-        from reviewer.sinks.sarif import render
-    elif name == "rdjson":
-        from reviewer.sinks.rdjson import render
-    elif name == "rdjsonl":
-        from reviewer.sinks.rdjsonl import render
-    elif name == "github":
-        from reviewer.sinks.annotations import render
-    else:
-        raise KeyError(name)
+    """The render function of format `name`; KeyError for an unknown one."""
+    module = importlib.import_module(f"reviewer.sinks.{SINKS[name]}")
+    render: Renderer = module.render
     return render
 
 
-FORMATS = ("text", "json", "sarif", "rdjson", "rdjsonl", "github")
+__all__ = ["FORMATS", "SINKS", "Renderer", "get_renderer"]

@@ -44,5 +44,5 @@ def annotation(f: Finding) -> str:
     return f"::{COMMAND[f.severity]} {head}::{escape_data(message)}"
 
 
-def render(review: Review, color: bool = False) -> str:
+def render(review: Review, color: bool = False, fail_on: Severity | None = None) -> str:
     return "".join(annotation(f) + "\n" for f in review.findings)

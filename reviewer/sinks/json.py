@@ -1,11 +1,11 @@
-"""`--format json`: the machine contract documented in DESIGN.md (version 1)."""
+"""`--format json`: the machine contract (version 1; docs/architecture.md, "The JSON contract")."""
 
 from __future__ import annotations
 
 import json
 
-from reviewer.types import Review
+from reviewer.types import Review, Severity
 
 
-def render(review: Review, color: bool = False) -> str:
+def render(review: Review, color: bool = False, fail_on: Severity | None = None) -> str:
     return json.dumps(review.to_dict(), indent=2, ensure_ascii=False) + "\n"

@@ -68,5 +68,5 @@ def to_rdjson(review: Review) -> dict[str, object]:
     return result
 
 
-def render(review: Review, color: bool = False) -> str:
+def render(review: Review, color: bool = False, fail_on: Severity | None = None) -> str:
     return json.dumps(to_rdjson(review), indent=2, ensure_ascii=False) + "\n"

@@ -259,5 +259,5 @@ def to_sarif(review: Review) -> dict[str, object]:
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
-def render(review: Review, color: bool = False) -> str:
+def render(review: Review, color: bool = False, fail_on: Severity | None = None) -> str:
     return json.dumps(to_sarif(review), indent=2, ensure_ascii=False) + "\n"

@@ -79,7 +79,7 @@ def summary_line(review: Review) -> str:
     return f"{head} · {tail} · {printable(review.model.name)} · {s.seconds:.1f}s"
 
 
-def render(review: Review, color: bool = False) -> str:
+def render(review: Review, color: bool = False, fail_on: Severity | None = None) -> str:
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=color, no_color=not color, width=120, highlight=False, soft_wrap=False)
     source = review.new_side_lines()

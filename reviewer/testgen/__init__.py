@@ -11,7 +11,7 @@ hangs) on the new one points at a regression and becomes a Finding (source "test
         result = session.run(parsed, backend, config, cache)
 
 The package's names are loaded on first use (module `__getattr__`): the CLI imports
-`reviewer.testgen.command` to build its parser on every run, and a `reviewer review`
+`reviewer.commands.tests` to build its parser on every run, and a `reviewer review`
 should not pay for importing the sandbox and generator.
 """
 

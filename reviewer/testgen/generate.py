@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reviewer.backends import Backend, Completion, Message
+from reviewer.backends import Backend
+from reviewer.types import Completion, Message
 from reviewer.cache import ResultCache, cache_key
 from reviewer.prompting import PromptTemplate, load_template
 from reviewer.pipeline import CHARS_PER_TOKEN, messages_digest

@@ -136,7 +136,7 @@ class ReviewActions:
         default = self.root / "reviewer-session.md"
 
         def write(path: Path) -> None:
-            from reviewer.cli import write_atomically
+            from reviewer.options import write_atomically
 
             try:
                 write_atomically(path, render_export(self.session, export_format(path)))

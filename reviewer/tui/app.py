@@ -1,10 +1,10 @@
 """The Textual app: state, the review worker, selection and status (key actions: actions.py).
 
-The review runs in a thread worker over `review_hunks`, one hunk at a time; each
+The review runs in a thread worker over `ReviewSession.stream`, one hunk at a time; each
 result is posted to the UI as a message, so findings appear as they are found and
 the UI never waits on the model. Quitting sets a stop flag the worker checks between
 hunks: the hunk being reviewed finishes, then the worker ends and the backend is
-closed by whoever started the app (`reviewer.tui.run`).
+closed with the session that started the app (`run_app`).
 
 llama-cpp-python (verbose=False) points file descriptors 1 and 2 at /dev/null while
 it loads the weights, and Textual draws on fd 2. So before the first uncached hunk the
@@ -15,13 +15,14 @@ losing frames. A fully cached review never loads the model at all.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -29,10 +30,10 @@ from textual.binding import Binding, BindingType
 from reviewer.analyzers import analyze
 from reviewer.backends import Backend
 from reviewer.baseline import baseline_path, load_baseline
-from reviewer.cache import ResultCache, open_result_cache
 from reviewer.config import Config
 from reviewer.errors import ReviewerError
-from reviewer.pipeline import HunkResult, NoProgress, review_hunks
+from reviewer.pipeline import HunkResult
+from reviewer.session import ReviewSession
 from reviewer.tui.actions import ReviewActions
 from reviewer.tui.screens import (
     ReviewScreen,
@@ -44,7 +45,6 @@ from reviewer.tui.worker import (
     HunkReviewed,
     LoadGuard,
     Phase,
-    RefreshCache,
     ReleaseOutput,
     ReviewDone,
 )
@@ -61,8 +61,10 @@ class ReviewApp(ReviewActions, App[int]):
 
     def __init__(self, parsed: ParsedDiff, config: Config, backend: Backend, *, root: Path,
                  cwd: Path | None = None, clock: Callable[[], float] = time.perf_counter,
-                 review_on_start: bool = True) -> None:
+                 review_on_start: bool = True, reviews: ReviewSession | None = None) -> None:
         super().__init__()
+        # Reviews go through the command's session (config, backend); tests may give only a backend.
+        self.reviews = reviews or ReviewSession(config, backend=backend)
         self.root = root
         self.cwd = cwd or root
         self.config = config
@@ -112,11 +114,9 @@ class ReviewApp(ReviewActions, App[int]):
 
     def _review_job(self, indices: list[int], bypass_cache: bool) -> None:
         """Runs in a worker thread. Talks to the UI only through post_message."""
-        cache: ResultCache | None = None
         results: Iterator[HunkResult] | None = None
         cancelled, error = False, None
         try:
-            cache = open_result_cache(self.config.cache_dir, self.config.cache)
             if self._hints is None:
                 hints: tuple[Finding, ...] = ()
                 if self.config.analyzers:
@@ -125,9 +125,8 @@ class ReviewApp(ReviewActions, App[int]):
                 self._hints = hints
                 self.post_message(HintsReady(hints))
             hunks = tuple(self.session.parsed.hunks[i] for i in indices)
-            job_cache: Any = RefreshCache(cache) if (bypass_cache and cache is not None) else cache
-            results = review_hunks(hunks, self._guarded, self.config, job_cache, NoProgress(), self._hints,
-                                   self.session.facts)
+            results = self.reviews.stream(hunks, self._hints, self.session.facts, backend=self._guarded,
+                                          refresh=bypass_cache)
             for n, index in enumerate(indices, start=1):
                 if self._stop.is_set():
                     cancelled = True
@@ -144,8 +143,6 @@ class ReviewApp(ReviewActions, App[int]):
         finally:
             if results is not None and hasattr(results, "close"):
                 results.close()  # type: ignore[attr-defined]
-            if cache is not None:
-                cache.close()
             self.idle.set()
             self.post_message(ReviewDone(cancelled, error))
 
@@ -303,3 +300,24 @@ class ReviewApp(ReviewActions, App[int]):
 
 
 __all__ = ["ReviewApp"]
+
+
+def run_app(reviews: ReviewSession, parsed: ParsedDiff, cwd: Path) -> int:
+    """Run the app on `parsed` until the user quits; the caller closes `reviews` (and with it the backend)."""
+    import asyncio
+
+    from reviewer.baseline import find_root
+
+    app = ReviewApp(parsed, reviews.config, reviews.backend, root=find_root(cwd), cwd=cwd, reviews=reviews)
+    # Our own loop: asyncio.run() would join the worker thread silently after the window
+    # closes; this way the user is told why the process has not ended yet.
+    loop = asyncio.new_event_loop()
+    try:
+        code = app.run(loop=loop)
+    finally:
+        if not app.idle.is_set():
+            print("reviewer: waiting for the model to finish the current hunk…", file=sys.stderr)
+            app.idle.wait()
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+    return code or 0

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reviewer.answers import merge_duplicates
 from reviewer.baseline import Baseline
 from reviewer.config import Config
 from reviewer.grounding import FileFacts, ground_analyzer_flows
-from reviewer.answers import merge_duplicates
 from reviewer.pipeline import HunkResult, keep_finding, merge_analyzer_findings
 from reviewer.tui.edits import Edit
 from reviewer.types import Category, Finding, Hunk, ModelInfo, ParsedDiff, Review, Severity, SkippedFile, Stats

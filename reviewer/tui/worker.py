@@ -1,5 +1,5 @@
 """What the review worker thread hands the UI: messages (post_message is thread-safe),
-and two wrappers it reviews through (a load guard for lazy backends, a write-only cache)."""
+and the load guard it reviews through (lazy backends load only when the UI holds its output)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from typing import Any
 
 from textual.message import Message
 
-from reviewer.backends import Backend, Completion
-from reviewer.backends import Message as ChatMessage
-from reviewer.cache import ResultCache
+from reviewer.backends import Backend
 from reviewer.pipeline import HunkResult
-from reviewer.types import Finding
+from reviewer.types import Completion, Finding
+from reviewer.types import Message as ChatMessage
 
 # -- messages from the worker thread (post_message is thread-safe) -------------------
 
@@ -80,18 +79,5 @@ class LoadGuard:
         self.inner.close()
 
 
-class RefreshCache:
-    """A cache that is never read but still written: re-review one hunk, keep the new answer."""
-
-    def __init__(self, inner: ResultCache) -> None:
-        self.inner = inner
-
-    def get(self, key: str) -> Completion | None:
-        return None
-
-    def put(self, key: str, completion: Completion) -> None:
-        self.inner.put(key, completion)
-
-
-__all__ = ["HintsReady", "HoldOutput", "HunkReviewed", "LoadGuard", "Phase", "RefreshCache", "ReleaseOutput",
+__all__ = ["HintsReady", "HoldOutput", "HunkReviewed", "LoadGuard", "Phase", "ReleaseOutput",
            "ReviewDone"]

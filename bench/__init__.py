@@ -1,0 +1,1 @@
+"""Benchmark and measurement scripts, run as `python bench/NAME.py`; their results are in bench/results/."""

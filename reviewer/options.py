@@ -1,0 +1,167 @@
+"""What the front ends share: the review options, flags -> config, the diff source, the session, the report.
+
+Imported by every command module when the parser is built (`reviewer --help`), so its
+top-level imports stay light: the config, session and sinks are imported inside the
+functions that use them, which only run once a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reviewer.config import SECRETS_POLICIES
+from reviewer.errors import ReviewerError
+from reviewer.sinks import FORMATS
+
+if TYPE_CHECKING:
+    from reviewer.config import Config
+    from reviewer.diff import DiffSource
+    from reviewer.session import ProgressFactory, ReviewSession
+
+
+
+def add_review_args(p: argparse.ArgumentParser) -> None:
+    """The options of `reviewer review`, shared by hook run, ci, tui and tests."""
+    src = p.add_argument_group("diff source").add_mutually_exclusive_group()
+    src.add_argument("--staged", action="store_true", help="review staged changes (default)")
+    src.add_argument("--range", metavar="A..B", help="review the commits in a range")
+    src.add_argument("--base", metavar="REF", help="review merge-base(REF, HEAD)..HEAD, like a pull request")
+    src.add_argument("--diff", metavar="FILE", help="review a unified diff file, or - for stdin")
+
+    out = p.add_argument_group("output")
+    out.add_argument("--format", choices=FORMATS, default="text",
+                     help="text (default), json, sarif (GitHub code scanning), rdjson/rdjsonl (reviewdog), "
+                     "github (workflow annotations), line (path:line:col: severity category: title, for "
+                     "editors' quickfix lists)")
+    out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (atomically) instead of stdout")
+    out.add_argument("--fail-on", metavar="SEV", help="exit 1 on findings at or above low|medium|high|never (default: high)")
+    out.add_argument("--categories", metavar="LIST", help="comma list of bug,security,performance,style (default: all)")
+    out.add_argument("--min-severity", metavar="SEV", help="hide findings below low|medium|high (default: low)")
+    out.add_argument("--min-confidence", metavar="P", help="hide model findings the model was less sure of than P, "
+                     "0..1 (read from its token probabilities; default 0 = keep all: measured, a higher value "
+                     "drops real findings as fast as false ones; see docs/quality.md)")
+    out.add_argument("-q", "--quiet", action="store_true", default=None, help="no progress display")
+
+    model = p.add_argument_group("model")
+    model.add_argument("--model", metavar="NAME|PATH", help="registry name (see `reviewer models list`) or a .gguf path")
+    model.add_argument("--backend", metavar="NAME", help="llama (in-process, default) or openai (a server of yours)")
+    model.add_argument("--base-url", metavar="URL", help="OpenAI-compatible server for --backend openai, e.g. http://127.0.0.1:8080/v1")
+    model.add_argument("--n-gpu-layers", metavar="N", help="layers to offload to the GPU: -1 = all, 0 = none "
+                       "(default auto: all when llama-cpp-python was built with CUDA/Metal/Vulkan, else none)")
+    model.add_argument("--threads", type=int, metavar="N",
+                       help="CPU threads for the model (default: the cores not busy at load, up to 8)")
+    model.add_argument("--ctx", type=int, metavar="N", help="context window in tokens (default 4096)")
+    model.add_argument("--server-timeout", type=float, metavar="SECONDS",
+                       help="seconds to wait for each answer from a model server (default 120)")
+    model.add_argument("--parallel", type=int, metavar="N",
+                       help="requests in flight at once to a model server, so it can batch them (default 4; "
+                       "the in-process model always runs one at a time)")
+    model.add_argument("--secrets", choices=SECRETS_POLICIES,
+                       help="likely secrets (keys, tokens, passwords) in code sent to a --base-url that is not "
+                       "this machine: warn (default), redact them, block the review, or ignore")
+
+    misc = p.add_argument_group("misc")
+    misc.add_argument("--config", metavar="FILE", help="read settings from FILE instead of searching for one")
+    misc.add_argument("--no-cache", dest="cache", action="store_false", default=None, help="ignore and do not fill the result cache")
+    misc.add_argument("--no-analyzers", dest="analyzers", action="store_false", default=None,
+                      help="do not run bandit on changed Python files (its findings are hints for the model)")
+    misc.add_argument("--cache-dir", metavar="DIR", help="where models and the result cache live (default: the user cache dir)")
+
+
+def hide_options(p: argparse.ArgumentParser, dests: tuple[str, ...]) -> None:
+    """Keep options a command accepts but ignores out of its --help."""
+    for action in p._actions:
+        if action.dest in dests:
+            action.help = argparse.SUPPRESS
+
+
+def set_help(p: argparse.ArgumentParser, dest: str, text: str) -> None:
+    """Reword one shared option's help for a command where it means something else."""
+    for action in p._actions:
+        if action.dest == dest:
+            action.help = text
+
+
+def flags(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
+    """The command-line settings, as `reviewer.config.load_config` takes them (None = not given)."""
+    names = ("fail_on", "categories", "min_severity", "min_confidence", "quiet", "model", "backend", "base_url",
+             "n_gpu_layers", "threads", "ctx", "parallel", "cache", "cache_dir", "analyzers", "secrets", "run_tests")
+    out = {n: getattr(args, n, None) for n in names}
+    out["timeout"] = getattr(args, "server_timeout", None)  # `reviewer tests` has its own --timeout (per test)
+    out.update(extra)
+    return out
+
+
+def load_config(args: argparse.Namespace, cwd: Path, env: Mapping[str, str] | None = None, **extra: Any) -> Config:
+    """Settings from the config file, REVIEWER_* variables and the command's flags, in that order."""
+    from reviewer.config import load_config as load
+
+    config_file = getattr(args, "config", None)
+    return load(cwd, os.environ if env is None else env, flags(args, **extra), Path(config_file) if config_file else None)
+
+
+def open_session(args: argparse.Namespace, cwd: Path, env: Mapping[str, str] | None = None,
+                 **extra: Any) -> ReviewSession:
+    """A ReviewSession configured from the command line (close it, or use `with`)."""
+    from reviewer.session import ReviewSession
+
+    return ReviewSession(load_config(args, cwd, env, **extra))
+
+
+def diff_source(args: argparse.Namespace) -> DiffSource:
+    """Where the diff comes from, by the diff-source flags (default: the staged changes)."""
+    from reviewer.diff import DiffSource
+
+    if args.range:
+        return DiffSource("range", args.range)
+    if args.base:
+        return DiffSource("base", args.base)
+    if args.diff == "-":
+        return DiffSource("stdin", "-")
+    if args.diff:
+        return DiffSource("file", args.diff)
+    return DiffSource("staged")
+
+
+def terminal_progress(config: Config, has_work: bool = True) -> ProgressFactory | None:
+    """A progress bar when a person watches (stderr and stdout are terminals), else None."""
+    if config.quiet or not has_work or not (sys.stderr.isatty() and sys.stdout.isatty()):
+        return None
+    from reviewer.progress import RichProgress
+
+    return RichProgress
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write text to path via a temp file + rename: readers never see half a report, and
+    an interrupt leaves neither a half file nor a temp file (reviewer.fsutil)."""
+    from reviewer.fsutil import atomic_write_text
+
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise ReviewerError(f"cannot write {path.resolve()}: {exc.strerror or exc}") from None
+
+
+def emit(report: str, output: str | None) -> None:
+    """The report to -o FILE (atomically), else to stdout."""
+    if output:
+        write_atomically(Path(output), report)
+    elif report:
+        sys.stdout.write(report)
+        sys.stdout.flush()
+
+
+def wants_color(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> bool:
+    """Colour only for the text format on a terminal, and never with NO_COLOR set."""
+    env = os.environ if env is None else env
+    return args.output is None and args.format == "text" and sys.stdout.isatty() and "NO_COLOR" not in env
+
+
+__all__ = ["add_review_args", "diff_source", "emit", "flags", "hide_options", "load_config",
+           "open_session", "set_help", "terminal_progress", "wants_color", "write_atomically"]

@@ -1,0 +1,28 @@
+"""The git hook's report: one `path:line: severity category: title` line per finding, then a summary.
+
+Like flake8 or ruff in a pre-commit run; nothing at all when there is no finding, so a
+clean commit prints nothing.
+"""
+
+from __future__ import annotations
+
+from reviewer.types import Review, Severity
+
+
+def render(review: Review, color: bool = False, fail_on: Severity | None = None) -> str:
+    findings = sorted(review.findings, key=lambda f: (f.path, f.line, -f.severity.rank, f.title))
+    if not findings:
+        return ""
+    lines = [f"{f.path}:{f.line}: {f.severity.value} {f.category.value}: {f.title}" for f in findings]
+    counts = {sev: sum(f.severity.value == sev for f in findings) for sev in ("high", "medium", "low")}
+    detail = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n)
+    noun = "issue" if len(findings) == 1 else "issues"
+    summary = f"Found {len(findings)} {noun} ({detail})"
+    if fail_on is not None:
+        blocking = sum(f.severity.rank >= fail_on.rank for f in findings)
+        summary += f"; {blocking} at or above fail-on {fail_on.value}"
+    stats = review.stats
+    summary += f" · {stats.hunks} hunk{'s' if stats.hunks != 1 else ''} reviewed"
+    if stats.cached:
+        summary += f" ({stats.cached} cached)"
+    return "\n".join(lines) + "\n" + summary + "\n"
