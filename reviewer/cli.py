@@ -78,6 +78,10 @@ def _add_review_args(p: argparse.ArgumentParser) -> None:
     model.add_argument("--threads", type=int, metavar="N",
                        help="CPU threads for the model (default: the cores not busy at load, up to 8)")
     model.add_argument("--ctx", type=int, metavar="N", help="context window in tokens (default 4096)")
+    # issue 25: a GGUF without tokenizer.chat_template needs its prompt layout named (docs/models.md)
+    model.add_argument("--chat-format", metavar="NAME", help="prompt layout: auto (default: the GGUF's own chat "
+                       "template), llama-2 (CodeLlama, Llama 2) or chatml (Qwen and most others); needed for a "
+                       "GGUF without a chat template")
     model.add_argument("--server-timeout", type=float, metavar="SECONDS",
                        help="seconds to wait for each answer from a model server (default 120)")
     model.add_argument("--parallel", type=int, metavar="N",
@@ -170,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
     names = ("fail_on", "categories", "min_severity", "min_confidence", "quiet", "model", "backend", "base_url",
-             "n_gpu_layers", "threads", "ctx", "parallel", "cache", "cache_dir", "analyzers", "secrets", "run_tests")
+             "n_gpu_layers", "threads", "ctx", "chat_format", "parallel", "cache", "cache_dir", "analyzers", "secrets", "run_tests")
     flags = {n: getattr(args, n, None) for n in names}
     flags["timeout"] = getattr(args, "server_timeout", None)  # `reviewer tests` has its own --timeout (per test)
     return flags
