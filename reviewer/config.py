@@ -49,6 +49,9 @@ DEFAULT_EXCLUDE = (
 # What to do with likely secrets in code sent to a model server on another machine (reviewer.secrets).
 SECRETS_POLICIES = ("warn", "redact", "block", "ignore")
 
+# Prompt layouts for a GGUF without a chat template of its own (reviewer/backends/chat_formats.py).
+CHAT_FORMATS = ("llama-2", "chatml")
+
 
 @dataclass(frozen=True)
 class Config:
@@ -61,6 +64,9 @@ class Config:
     n_gpu_layers: int | None = None  # None = auto: all layers when llama.cpp has a GPU backend, else 0
     threads: int | None = None
     ctx: int = 4096
+    # None = auto: the GGUF's own tokenizer.chat_template (a file without one is an error
+    # naming this setting); "llama-2" or "chatml" = that layout, even over the file's own.
+    chat_format: str | None = None
     max_tokens: int = 384
     timeout: float = 120.0
     parallel: int = 4  # requests in flight to a model server (it batches them); the in-process model runs one
@@ -144,6 +150,7 @@ _CONVERTERS: dict[str, Any] = {
     "n_gpu_layers": _opt_int,
     "threads": _opt_int,
     "ctx": int,
+    "chat_format": lambda v: None if _choice(v, ("auto", *CHAT_FORMATS)) == "auto" else str(v).lower(),
     "max_tokens": int,
     "timeout": float,
     "parallel": lambda v: max(1, int(v)),
@@ -250,4 +257,4 @@ def default_exclude() -> tuple[str, ...]:
     return DEFAULT_EXCLUDE
 
 
-__all__ = ["SECRETS_POLICIES", "Config", "find_config_file", "load_config", "parse_categories", "parse_fail_on", "parse_severity"]
+__all__ = ["CHAT_FORMATS", "SECRETS_POLICIES", "Config", "find_config_file", "load_config", "parse_categories", "parse_fail_on", "parse_severity"]

@@ -57,6 +57,9 @@ class ModelSpec:
     hf_filename: str | None
     chunks: ChunkSource | None
     description: str
+    # Prompt layout (config.CHAT_FORMATS) used when the file has no tokenizer.chat_template:
+    # TheBloke's CodeLlama GGUFs were converted in 2023, likely before GGUF files carried that key.
+    chat_format: str | None = None
 
     @property
     def source(self) -> str:
@@ -85,7 +88,7 @@ REGISTRY: dict[str, ModelSpec] = {
         _qwen("32b", "Qwen2.5-Coder-32B-Instruct Q4_K_M: best, needs a big GPU"),
         ModelSpec("codellama-7b-instruct", "codellama-7b-instruct.Q4_K_M.gguf", None, None,
                   "TheBloke/CodeLlama-7B-Instruct-GGUF", "codellama-7b-instruct.Q4_K_M.gguf", None,
-                  "CodeLlama-7B-Instruct Q4_K_M"),
+                  "CodeLlama-7B-Instruct Q4_K_M", chat_format="llama-2"),
     )
 }
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"
@@ -93,11 +96,13 @@ DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 
 @dataclass(frozen=True)
 class ResolvedModel:
-    """A model file ready to load: registry name (or file stem), absolute path, sha256."""
+    """A model file ready to load: registry name (or file stem), absolute path, sha256, and
+    the registry's prompt layout for a file without a chat template (None: unknown)."""
 
     name: str
     path: Path
     sha256: str
+    chat_format: str | None = None
 
 
 class ModelRow(NamedTuple):
@@ -127,7 +132,8 @@ def resolve_model(name_or_path: str, cache_dir: Path | None, *,
     spec = registry.get(name_or_path)
     if spec is not None:
         path = _installed_path(spec, mdir)
-        return ResolvedModel(spec.name, path, spec.sha256 or _marker_sha(path) or _memo_sha(path, mdir))
+        return ResolvedModel(spec.name, path, spec.sha256 or _marker_sha(path) or _memo_sha(path, mdir),
+                             spec.chat_format)
     path = _local_path(name_or_path, registry)
     return ResolvedModel(path.stem, path, _memo_sha(path, mdir))
 

@@ -56,6 +56,9 @@ def add_review_args(p: argparse.ArgumentParser) -> None:
     model.add_argument("--threads", type=int, metavar="N",
                        help="CPU threads for the model (default: the cores not busy at load, up to 8)")
     model.add_argument("--ctx", type=int, metavar="N", help="context window in tokens (default 4096)")
+    model.add_argument("--chat-format", metavar="NAME", help="prompt layout: auto (default: the GGUF's own chat "
+                       "template), llama-2 (CodeLlama, Llama 2) or chatml (Qwen and most others); needed for a "
+                       "GGUF without a chat template (docs/models.md)")
     model.add_argument("--server-timeout", type=float, metavar="SECONDS",
                        help="seconds to wait for each answer from a model server (default 120)")
     model.add_argument("--parallel", type=int, metavar="N",
@@ -90,7 +93,7 @@ def set_help(p: argparse.ArgumentParser, dest: str, text: str) -> None:
 def flags(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     """The command-line settings, as `reviewer.config.load_config` takes them (None = not given)."""
     names = ("fail_on", "categories", "min_severity", "min_confidence", "quiet", "model", "backend", "base_url",
-             "n_gpu_layers", "threads", "ctx", "parallel", "cache", "cache_dir", "analyzers", "secrets", "run_tests")
+             "n_gpu_layers", "threads", "ctx", "chat_format", "parallel", "cache", "cache_dir", "analyzers", "secrets", "run_tests")
     out = {n: getattr(args, n, None) for n in names}
     out["timeout"] = getattr(args, "server_timeout", None)  # `reviewer tests` has its own --timeout (per test)
     out.update(extra)

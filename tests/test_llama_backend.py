@@ -13,6 +13,7 @@ import pytest
 
 from reviewer.backends import Backend, Completion
 from reviewer.backends import llama_cpp as backend_mod
+from reviewer.backends.chat_formats import CHATML
 from reviewer.backends.llama_cpp import LlamaCppBackend, default_threads
 from reviewer.config import Config
 from reviewer.errors import ReviewerError
@@ -34,10 +35,13 @@ MESSAGES = [
 
 
 class FakeLlama:
-    """Records constructor and create_chat_completion arguments."""
+    """Records constructor and create_chat_completion arguments. Its file has a plain ChatML
+    template, which llama-cpp-python recognises and formats itself (chat_format "chatml")."""
 
     instances: ClassVar[list[FakeLlama]] = []
     fail_with: ClassVar[BaseException | None] = None
+    metadata: ClassVar[dict[str, str]] = {"tokenizer.chat_template": CHATML}
+    chat_format = "chatml"
 
     def __init__(self, **kwargs: Any) -> None:
         if FakeLlama.fail_with is not None:

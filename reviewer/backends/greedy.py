@@ -14,8 +14,8 @@ grammar allows. `GreedyGenerator` does exactly that, plus:
   not evaluated again, and a `PrefixStore` (prefix_store.py) can restore the KV state
   of a shared prefix saved by an earlier process.
 
-Only used for models whose chat template comes from the GGUF metadata (Qwen2.5-Coder
-and other recent GGUFs); the backend falls back to `create_chat_completion` otherwise.
+Used for every chat template except the few that llama-cpp-python recognises in a
+file and formats with its own code (see LlamaCppBackend._load_locked).
 """
 
 from __future__ import annotations
@@ -58,10 +58,11 @@ class GreedyGenerator:
     """Chat prompt -> tokens -> greedy answer under an optional JSON-schema grammar.
 
     Args:
-        llm: a loaded `llama_cpp.Llama` whose chat_format is "chat_template.default".
+        llm: a loaded `llama_cpp.Llama`.
+        template: the Jinja chat template to render prompts with; default the file's own.
     """
 
-    def __init__(self, llm: Any) -> None:
+    def __init__(self, llm: Any, template: str | None = None) -> None:
         import llama_cpp
         from llama_cpp import llama_chat_format
 
@@ -70,7 +71,7 @@ class GreedyGenerator:
         model = llm._model
         eos, bos = llm.token_eos(), llm.token_bos()
         self._formatter = llama_chat_format.Jinja2ChatFormatter(
-            template=llm.metadata["tokenizer.chat_template"],
+            template=template if template is not None else llm.metadata["tokenizer.chat_template"],
             eos_token=model.token_get_text(eos) if eos != -1 else "",
             bos_token=model.token_get_text(bos) if bos != -1 else "",
             stop_token_ids=[eos],
@@ -86,8 +87,16 @@ class GreedyGenerator:
 
     # -- prompt --------------------------------------------------------------------
 
+    def prompt_text(self, messages: list[dict[str, str]]) -> str:
+        """The chat template rendered for these messages (special tokens still as text)."""
+        return self._formatter(messages=messages).prompt
+
     def prompt_tokens(self, messages: list[dict[str, str]]) -> list[int]:
-        """The tokens `create_chat_completion` would feed the model for these messages."""
+        """The tokens `create_chat_completion` would feed the model for these messages.
+
+        The template writes special tokens as text (`<s>`, `<|im_start|>`), hence special=True;
+        and no BOS is added on top: a template that wants one writes it (add_bos=False, as
+        Jinja2ChatFormatter's added_special=True asks)."""
         result = self._formatter(messages=messages)
         return list(self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True))
 

@@ -2,15 +2,16 @@
 
 Construction only resolves the model file (name -> path + sha256, for the cache key);
 the weights are loaded on the first `complete()`, so a review answered entirely
-from the result cache never pays the load. The chat template comes from the GGUF
-metadata (`tokenizer.chat_template`), so Qwen2.5-Coder and CodeLlama files both
-work without a `chat_format`.
+from the result cache never pays the load. The prompt layout is the GGUF's own chat
+template (`tokenizer.chat_template`) unless the `chat_format` setting names one; a
+file without a template needs that setting (see chat_formats.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import os
 import threading
 import time
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from reviewer.backends import Completion, Message
 from reviewer.backends.amx import safe_loading
+from reviewer.backends.chat_formats import ChatTemplate, choose_template
 from reviewer.cache import cache_root
 from reviewer.config import Config
 from reviewer.errors import ReviewerError
@@ -181,7 +183,14 @@ class LlamaCppBackend:
         resolved = resolve_model(config.model, config.cache_dir)
         self._config = config
         self.path: Path = Path(resolved.path)
-        self._info = ModelInfo(name=resolved.name, sha256=resolved.sha256)
+        sha256 = resolved.sha256
+        if config.chat_format:
+            # A chosen layout changes every prompt of this file, and the result cache is keyed on
+            # info.sha256: answers cached under another layout must not be served for this one.
+            sha256 = hashlib.sha256(f"{sha256}\0chat_format={config.chat_format}".encode()).hexdigest()
+        self._info = ModelInfo(name=resolved.name, sha256=sha256)
+        self._known_format = resolved.chat_format  # the registry's layout for a file without a template
+        self.chat_template: ChatTemplate | None = None  # what prompts are rendered with; None until loaded
         # Decided at load time (measuring idle CPUs takes 0.2 s): None until then unless configured.
         self.threads: int | None = config.threads if config.threads and config.threads > 0 else None
         self.load_seconds: float | None = None
@@ -254,13 +263,24 @@ class LlamaCppBackend:
             raise self._load_failure("out of memory", self._memory_fix()) from None
         except (ValueError, RuntimeError, OSError) as exc:
             raise self._classify_load_error(exc, log) from None
+        try:
+            template = choose_template(getattr(llm, "metadata", None), cfg.chat_format, self._known_format,
+                                       self._info.name, self.path)
+        except ReviewerError:
+            _close(llm)
+            raise
         self.load_seconds = time.perf_counter() - start
         self._llm = llm
-        if getattr(llm, "chat_format", None) == "chat_template.default":
+        self.chat_template = template
+        # llama-cpp-python formats the few file templates it recognises (plain ChatML, Llama 3,
+        # Mistral) with code of its own, kept as it was; every other template, the file's or
+        # a chosen one, is rendered by greedy.py, which is also the fast path.
+        recognised = template.from_file and getattr(llm, "chat_format", None) != "chat_template.default"
+        if not recognised:
             from reviewer.backends.greedy import GreedyGenerator
             from reviewer.backends.prefix_store import PrefixStore
 
-            self._greedy = GreedyGenerator(llm)
+            self._greedy = GreedyGenerator(llm, template.text)
             if cfg.cache:
                 self._prefixes = PrefixStore.for_model(cache_root(cfg.cache_dir), self._info.sha256)
 
@@ -366,10 +386,13 @@ class LlamaCppBackend:
             llm, self._llm = self._llm, None
             self._greedy = None  # it holds the model too
         if llm is not None:
-            closer = getattr(llm, "close", None)
-            if callable(closer):
-                closer()
-            del llm
+            _close(llm)
+
+
+def _close(llm: Any) -> None:
+    closer = getattr(llm, "close", None)
+    if callable(closer):
+        closer()
 
 
 __all__ = ["LlamaCppBackend", "busy_cpus", "default_threads", "gpu_layers", "usable_cpus"]
