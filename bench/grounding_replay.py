@@ -1,10 +1,10 @@
 """Detection and false alarms with and without grounding the model's claims.
 
-reviewer/grounding.py lowers a model security claim to `low` (no alarm) when the lines it
+reviewer/grounding/ lowers a model security claim to `low` (no alarm) when the lines it
 points at touch nothing security-relevant, caps a model finding that repeats a ruff hint
 at ruff's severity, and lowers bug/security claims on comments, docstrings and blank
 lines, injection claims in functions no untrusted input flows through
-(reviewer/taint.py), and "hardcoded path" / "stored in plain text" claims where a path
+(reviewer/dataflow/), and "hardcoded path" / "stored in plain text" claims where a path
 constant or a hash digest is all there is (reviewer/digests.py), and bug claims whose
 suggested fix the flagged lines already read as (reviewer/suggested_fix.py), and security
 claims on lines that only switch a protection on (`ctx.check_hostname = True`) or only

@@ -68,6 +68,14 @@ _COMMENT = ("#", "//", "/*", "*", "--", ";")
 _NO_FUNCTIONS = frozenset({"text", "markdown", "rst", "json", "yaml", "toml", "xml", "html", "css", "scss"})
 
 
+_TEST_FILE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test|conftest)\.py$")
+
+
+def is_test_file(path: str) -> bool:
+    """A pytest test module or conftest (bandit skips assert checks there; no tests are written for it)."""
+    return bool(_TEST_FILE.search(path))
+
+
 def _indent(text: str) -> int:
     expanded = text.expandtabs(8)
     return len(expanded) - len(expanded.lstrip())

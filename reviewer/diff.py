@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterator
 
 from unidiff.errors import UnidiffParseError
 from unidiff.patch import PatchedFile, PatchSet
@@ -18,6 +17,7 @@ from reviewer.config import DEFAULT_EXCLUDE, Config
 from reviewer.context import make_hunks
 from reviewer.diffsource import DiffInput, DiffSource, NewFileReader, decode_diff, lines_agree, read_diff, split_lines
 from reviewer.errors import ReviewerError
+from reviewer.patchtext import clean_path, diff_lines, file_paths, new_side, new_sides, normalize, strip_eol
 from reviewer.types import DiffLine, Hunk, ParsedDiff, SkippedFile
 
 EMPTY_DIFF = "nothing to review: the diff is empty; stage changes with `git add`, or pass --range/--base/--diff"
@@ -27,7 +27,6 @@ _INVALID_UTF8 = re.compile("[\ud800-\udfff]")  # what surrogateescape makes of b
 # C0/C1 controls but tab: in a path they would break a prompt line, a report line or the terminal
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 _MAX_LINE_NO = 2**30  # git diffs no file of 1 GiB or more, so no real hunk starts past this line
-_DEV_NULL = "/dev/null"
 
 
 # --------------------------------------------------------------------------- parsing
@@ -35,7 +34,7 @@ _DEV_NULL = "/dev/null"
 
 def parse_diff(diff: DiffInput, config: Config) -> ParsedDiff:
     """Turn diff text into reviewable hunks (with context) and a list of skipped files."""
-    text = _normalize(diff.text)
+    text = normalize(diff.text)
     if not text.strip():
         raise ReviewerError(EMPTY_DIFF)
     try:
@@ -57,7 +56,7 @@ def parse_diff(diff: DiffInput, config: Config) -> ParsedDiff:
     sources: dict[str, tuple[str, ...]] = {}
     kept = 0
     for pf in patch:
-        path, old_path = _paths(pf)
+        path, old_path = file_paths(pf)
         if not path:  # "+++ b/" or "--- \n+++ ": nothing to anchor findings to, nor to report
             raise ReviewerError(f"malformed diff: the file on line {pf.diff_line_no or 1} has no name; "
                                 "expected unified diff output such as `git diff`")
@@ -67,7 +66,7 @@ def parse_diff(diff: DiffInput, config: Config) -> ParsedDiff:
         new_lines = None
         if reason is None:
             new_lines = diff.new_file_reader(path)
-            if new_lines is not None and not lines_agree(new_lines, _new_side(pf)):
+            if new_lines is not None and not lines_agree(new_lines, new_side(pf)):
                 new_lines = None  # stale or unrelated file: no context rather than wrong context
             if new_lines is not None and any(_GENERATED.search(line) for line in new_lines[:10]):
                 reason = "generated"
@@ -83,7 +82,7 @@ def parse_diff(diff: DiffInput, config: Config) -> ParsedDiff:
                 new_lines = [_valid_text(line) for line in new_lines]
         display_old = None if old_path is None else _printable(old_path)
         for uh in pf:
-            lines = [DiffLine(ln.line_type, _strip_eol(ln.value), ln.source_line_no, ln.target_line_no)
+            lines = [DiffLine(ln.line_type, strip_eol(ln.value), ln.source_line_no, ln.target_line_no)
                      for ln in uh if ln.line_type in ("+", "-", " ")]
             old_next = uh.source_start if uh.source_length else uh.source_start + 1
             new_next = uh.target_start if uh.target_length else uh.target_start + 1
@@ -137,82 +136,6 @@ def _check_hunk_numbers(patch: PatchSet) -> None:
                                     "lines; expected unified diff output such as `git diff`")
 
 
-def _normalize(text: str | bytes) -> str:
-    """CRLF -> LF, and a final newline so unidiff sees complete lines."""
-    if isinstance(text, bytes):
-        text = decode_diff(text)
-    text = text.replace("\r\n", "\n")
-    text = text if text.endswith("\n") or not text else text + "\n"
-    return _split_git_headers(text) if "diff --git " in text and " b/" in text else text
-
-
-def _split_git_headers(text: str) -> str:
-    """Rewrite `diff --git` lines whose names contain " b/" so that unidiff splits them right.
-
-    unidiff ends the old name at the last " b/" of the line, so for the file `x b/y.py` it
-    reads `diff --git a/x b/y.py b/x b/y.py` as a/x b/y.py -> b/y.py and then rejects the
-    diff (the `+++` line does not match). Like git apply, take the split that agrees with
-    the `+++` line, else with `rename to`/`copy to`, else the one with equal names; write
-    both names C-quoted with spaces as \\040 (which _unquote reads back), and the `+++`
-    line to match.
-    """
-    lines = text.split("\n")
-    changed = False
-    for i, line in enumerate(lines):
-        if not line.startswith("diff --git ") or line.count(" b/") + line.count(' "b/') < 2:
-            continue
-        plus: tuple[int, str] | None = None
-        renamed_to = None
-        for j in range(i + 1, len(lines)):
-            if lines[j].startswith(("diff --git ", "@@ ")):
-                break
-            if lines[j].startswith("+++ ") and plus is None:
-                plus = (j, lines[j][4:].split("\t")[0])
-            elif lines[j].startswith(("rename to ", "copy to ")):
-                renamed_to = _unquote(lines[j].split(" to ", 1)[1])
-        rest = line[len("diff --git "):]
-        splits = [(rest[:p], rest[p + 1:]) for p in range(len(rest)) if rest.startswith((" b/", ' "b/'), p)]
-        splits = [(a, b) for a, b in splits if _is_name(a, "a/") and _is_name(b, "b/")]
-        if plus is not None and any(b == plus[1] for _, b in splits):
-            chosen = [(a, b) for a, b in splits if b == plus[1]]
-        elif renamed_to is not None:
-            chosen = [(a, b) for a, b in splits if _unquote(b)[2:] == renamed_to]
-        else:
-            chosen = [(a, b) for a, b in splits if _unquote(a)[2:] == _unquote(b)[2:]]
-        if len(chosen) != 1:
-            continue  # no way to tell: leave it to unidiff (which may reject the diff)
-        old, new = (_quote(_unquote(name)) for name in chosen[0])
-        lines[i] = f"diff --git {old} {new}"
-        if plus is not None and plus[1] == chosen[0][1]:
-            lines[plus[0]] = f"+++ {new}"
-        changed = True
-    return "\n".join(lines) if changed else text
-
-
-def _is_name(name: str, prefix: str) -> bool:
-    """Whether `name` is a whole file name of a `diff --git` line: prefix/..., or quoted."""
-    if name.startswith('"'):
-        return name.startswith('"' + prefix) and re.fullmatch(r'"(?:[^"\\]|\\.)*"', name) is not None
-    return name.startswith(prefix) and '"' not in name
-
-
-def _quote(name: str) -> str:
-    """git's C-style quoting, with spaces (and all non-ASCII) as octal escapes too."""
-    try:
-        data = name.encode("utf-8", "surrogateescape")  # undecodable bytes go back as they came
-    except UnicodeEncodeError:  # a lone surrogate that did not come from a byte
-        data = name.encode("utf-8", "surrogatepass")
-    out = []
-    for byte in data:
-        ch = chr(byte)
-        out.append(("\\" + ch) if ch in '"\\' else ch if 0x20 < byte < 0x7F else f"\\{byte:03o}")
-    return '"' + "".join(out) + '"'
-
-
-def _strip_eol(text: str) -> str:
-    return text.removesuffix("\n").removesuffix("\r")
-
-
 _UNIDIFF_REASONS = {
     "Hunk is shorter than expected": "the last hunk ends early (truncated?)",
     "Hunk is longer than expected": "a hunk has more lines than its @@ header says",
@@ -242,64 +165,6 @@ def _printable(path: str) -> str:
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], _valid_text(path))
 
 
-def _unquote(name: str) -> str:
-    """Undo git's C-style quoting of unusual paths: "a/\\303\\244 x.py" -> a/ä x.py."""
-    if len(name) < 2 or not (name.startswith('"') and name.endswith('"')):
-        return name
-    escapes = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
-    out, body, i = bytearray(), name[1:-1], 0
-    while i < len(body):
-        ch = body[i]
-        if ch == "\\" and i + 1 < len(body):
-            nxt = body[i + 1]
-            if re.fullmatch(r"[0-3][0-7]{2}", body[i + 1:i + 4]):
-                out.append(int(body[i + 1:i + 4], 8))
-                i += 4
-                continue
-            if nxt in escapes:
-                out.append(escapes[nxt])
-                i += 2
-                continue
-        out += ch.encode("utf-8", "surrogateescape")
-        i += 1
-    return out.decode("utf-8", "surrogateescape")
-
-
-def _clean_path(name: str | None) -> str | None:
-    """A header file name as a repo-relative path; None for /dev/null."""
-    name = _unquote((name or "").strip())
-    if name == _DEV_NULL:
-        return None
-    return name[2:] if re.match(r"[abciow12]/", name) else name
-
-
-def _paths(pf: PatchedFile) -> tuple[str, str | None]:
-    """(path, old_path): the new path (the old one for a deletion), and the old path or None."""
-    old, new = _clean_path(pf.source_file), _clean_path(pf.target_file)
-    return (new if new is not None else old or ""), old
-
-
-def _diff_lines(pf: PatchedFile) -> Iterator[tuple[str, str, int | None]]:
-    """(kind, text, new line no) of every -, + and context line of the file's hunks."""
-    for uh in pf:
-        for line in uh:
-            if line.line_type in ("+", "-", " "):
-                yield line.line_type, _strip_eol(line.value), line.target_line_no
-
-
-def _new_side(pf: PatchedFile) -> dict[int, str]:
-    return {no: text for kind, text, no in _diff_lines(pf) if kind != "-" and no is not None}
-
-
-def new_sides(text: str) -> dict[str, dict[int, str]]:
-    """Path -> {line no: text} of the new-side lines the diff shows for each file; {} for a
-    diff that does not parse (parse_diff reports that)."""
-    try:
-        return {_paths(pf)[0]: _new_side(pf) for pf in PatchSet(_normalize(text))}
-    except (UnidiffParseError, ValueError):
-        return {}
-
-
 def _matches(path: str, pattern: str) -> bool:
     """Glob match on the whole path; a pattern without "/" also matches the file name."""
     pattern = pattern + "*" if pattern.endswith("/") else pattern
@@ -310,12 +175,12 @@ def _matches(path: str, pattern: str) -> bool:
 
 def _skip_reason(pf: PatchedFile, path: str, old_path: str | None, config: Config) -> str | None:
     """Why this file is not reviewed, or None to review it."""
-    lines = list(_diff_lines(pf))
+    lines = list(diff_lines(pf))
     if pf.is_binary_file:
         return "binary"
     if pf.is_submodule or (len(pf) == 1 and lines and all(t.startswith("Subproject commit ") for _, t, _ in lines)):
         return "submodule"
-    if _clean_path(pf.target_file) is None:
+    if clean_path(pf.target_file) is None:
         return "deleted"
     if pf.is_symlink:
         return "symlink"

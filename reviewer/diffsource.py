@@ -14,6 +14,7 @@ from typing import BinaryIO, Literal, NamedTuple
 
 from reviewer import git
 from reviewer.errors import ReviewerError
+from reviewer.patchtext import decode_diff, new_sides
 
 NewFileReader = Callable[[str], "list[str] | None"]  # path -> new-side lines, or None
 
@@ -75,16 +76,6 @@ def read_diff(source: DiffSource, cwd: Path, stdin: BinaryIO | None = None) -> D
         raise ReviewerError(f"unknown diff source {source.kind!r}; use staged, range, base, file or stdin")
     text = decode_diff(git.run(root, "diff", *_DIFF_OPTIONS, *args, "--", config=_DIFF_CONFIG, missing=_NO_GIT))
     return DiffInput(text, root, _git_reader(root, new_rev))
-
-
-def decode_diff(data: bytes) -> str:
-    """Diff bytes as text: UTF-8 (bad bytes kept as surrogates), or UTF-16 when it has a BOM."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    return data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "surrogateescape")
 
 
 def split_lines(data: bytes) -> list[str]:
@@ -169,8 +160,6 @@ def _worktree_reader(root: Path, text: str) -> NewFileReader:
             return None
         if path not in cache:
             if expected is None:
-                from reviewer.diff import new_sides  # the parser, which imports this module
-
                 expected = new_sides(text)
             cache[path] = None
             want = expected.get(path)

@@ -1,9 +1,10 @@
 """The one way reviewer runs git: a small subprocess wrapper, the repository-root finder, the range parser.
 
-Plain `subprocess`, not GitPython: `import git` alone costs IMPORT_MS (cumulative,
-`python -X importtime -c "import git"`, Python 3.11, GitPython 3.1) against a budget
-of 0.25 s for a whole fully cached `reviewer review`, while one `git rev-parse` run
-costs RUN_MS; and a wrapper this size needs none of GitPython's object model.
+Plain `subprocess`, not GitPython: `import git` alone costs 60-87 ms (cumulative,
+median 64 ms of 7 runs of `python -X importtime -c "import git"`, GitPython 3.2.1,
+Python 3.11, 2 shared cores) against a budget of 0.25 s for a whole fully cached
+`reviewer review`, while this module costs ~5 ms to import (3.7 of them `subprocess`,
+which the CLI imports anyway) and one `git rev-parse --show-toplevel` run ~2 ms.
 
 Every call goes through `run`:
 

@@ -12,22 +12,21 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import json
 import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from urllib.parse import urlparse
 
+from reviewer import modelfiles
 from reviewer.cache import cache_root
 from reviewer.errors import ReviewerError
 
-Progress = Callable[[int, int], None]
-_BUF = 8 * 1024 * 1024
+Progress = modelfiles.Progress
 
 
 @dataclass(frozen=True)
@@ -132,10 +131,10 @@ def resolve_model(name_or_path: str, cache_dir: Path | None, *,
     spec = registry.get(name_or_path)
     if spec is not None:
         path = _installed_path(spec, mdir)
-        return ResolvedModel(spec.name, path, spec.sha256 or _marker_sha(path) or _memo_sha(path, mdir),
+        return ResolvedModel(spec.name, path, spec.sha256 or modelfiles.marker_sha(path) or modelfiles.memo_sha(path, mdir),
                              spec.chat_format)
     path = _local_path(name_or_path, registry)
-    return ResolvedModel(path.stem, path, _memo_sha(path, mdir))
+    return ResolvedModel(path.stem, path, modelfiles.memo_sha(path, mdir))
 
 
 def verify(name_or_path: str, cache_dir: Path | None, *,
@@ -144,18 +143,18 @@ def verify(name_or_path: str, cache_dir: Path | None, *,
     mdir = models_dir(cache_dir)
     spec = registry.get(name_or_path)
     path = _installed_path(spec, mdir) if spec else _local_path(name_or_path, registry)
-    actual = _hash_file(path)
+    actual = modelfiles.hash_file(path)
     if spec is not None:
-        expected = spec.sha256 or (_read_json(_marker(path)) or {}).get("sha256")
+        expected = spec.sha256 or (modelfiles.read_json(modelfiles.marker_path(path)) or {}).get("sha256")
         fix = f"run `reviewer models pull {spec.name}` to replace it"
     else:
-        expected, fix = _memo_lookup(path, mdir), "replace the file"
+        expected, fix = modelfiles.memo_lookup(path, mdir), "replace the file"
     if expected and actual != expected:
         raise ReviewerError(f"{path} has sha256 {actual}, expected {expected}; the file is corrupt or was modified; {fix}")
     if spec is not None:
-        _write_marker(path, actual)
+        modelfiles.write_marker(path, actual)
     else:
-        _memo_store(path, mdir, actual)
+        modelfiles.memo_store(path, mdir, actual)
     return ResolvedModel(spec.name if spec else path.stem, path, actual)
 
 
@@ -174,9 +173,9 @@ def pull(name: str, cache_dir: Path | None, progress: Progress | None = None, *,
     if _is_verified(final, spec):
         return final
     if final.is_file() and spec.size in (None, final.stat().st_size):
-        actual = _hash_file(final, progress)  # present but unrecorded: check it instead of rebuilding
+        actual = modelfiles.hash_file(final, progress)  # present but unrecorded: check it instead of rebuilding
         if spec.sha256 in (None, actual):
-            _write_marker(final, actual)
+            modelfiles.write_marker(final, actual)
             return final
     offline: _Unavailable | None = None
     if spec.chunks is not None:
@@ -269,7 +268,7 @@ def _assemble(parts: list[Path], spec: ModelSpec, final: Path, progress: Progres
     if free < total:
         raise ReviewerError(f"not enough disk space in {final.parent}: need {total >> 20} MiB, have {free >> 20} MiB; "
                             "free some space or set cache_dir")
-    digest, done, buf = hashlib.sha256(), 0, bytearray(_BUF)
+    digest, done, buf = hashlib.sha256(), 0, bytearray(modelfiles.BUF)
     fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{spec.filename}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
@@ -301,7 +300,7 @@ def _place(tmp: Path, spec: ModelSpec, final: Path, sha: str, size: int, what: s
         raise ReviewerError(f"{what} has sha256 {sha}, expected {spec.sha256}; {fix}")
     os.chmod(tmp, 0o644)
     os.replace(tmp, final)
-    _write_marker(final, sha)
+    modelfiles.write_marker(final, sha)
 
 
 def _fetch_hf(spec: ModelSpec, final: Path, progress: Progress | None) -> None:
@@ -310,7 +309,7 @@ def _fetch_hf(spec: ModelSpec, final: Path, progress: Progress | None) -> None:
     staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=".hf-"))
     try:
         got = _hf_download(spec.hf_repo, spec.hf_filename, staging)
-        _place(got, spec, final, _hash_file(got, progress), got.stat().st_size, "downloaded model",
+        _place(got, spec, final, modelfiles.hash_file(got, progress), got.stat().st_size, "downloaded model",
                "the download is corrupt; retry `reviewer models pull`")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -337,92 +336,11 @@ def _hf_download(repo: str, filename: str, dest_dir: Path) -> Path:
         raise _Unavailable(f"{type(exc).__name__}: {first_line}") from None
 
 
-# --- hashing, markers and the hash memo --------------------------------------------
-
-
-def _hash_file(path: Path, progress: Progress | None = None) -> str:
-    digest, done, buf = hashlib.sha256(), 0, bytearray(_BUF)
-    total = path.stat().st_size
-    with path.open("rb") as fh:
-        while n := fh.readinto(buf):
-            digest.update(memoryview(buf)[:n])
-            done += n
-            if progress:
-                progress(done, total)
-    return digest.hexdigest()
-
-
-def _marker(path: Path) -> Path:
-    return path.with_name(path.name + ".verified")
-
-
-def _stat_key(path: Path) -> dict[str, int]:
-    st = path.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def _write_marker(path: Path, sha: str) -> None:
-    _write_json(_marker(path), {**_stat_key(path), "sha256": sha})
-
-
-def _fresh_sha(entry: Any, path: Path) -> str | None:
-    """The sha256 in a marker or memo entry, if the file's size and mtime still match it."""
-    if isinstance(entry, dict) and all(entry.get(k) == v for k, v in _stat_key(path).items()):
-        sha = entry.get("sha256")
-        return sha if isinstance(sha, str) and sha else None
-    return None
-
-
-def _marker_sha(path: Path) -> str | None:
-    return _fresh_sha(_read_json(_marker(path)), path)
-
-
 def _is_verified(final: Path, spec: ModelSpec) -> bool:
     if not final.is_file() or (spec.size is not None and final.stat().st_size != spec.size):
         return False
-    sha = _marker_sha(final)
+    sha = modelfiles.marker_sha(final)
     return sha is not None and spec.sha256 in (None, sha)
-
-
-def _memo_lookup(path: Path, mdir: Path) -> str | None:
-    return _fresh_sha((_read_json(mdir / "hashes.json") or {}).get(str(path)), path)
-
-
-def _memo_store(path: Path, mdir: Path, sha: str) -> None:
-    memo = _read_json(mdir / "hashes.json") or {}
-    memo[str(path)] = {**_stat_key(path), "sha256": sha}
-    _write_json(mdir / "hashes.json", memo)
-
-
-def _memo_sha(path: Path, mdir: Path) -> str:
-    """sha256 of a file, memoized in hashes.json by absolute path, size and mtime."""
-    sha = _memo_lookup(path, mdir)
-    if sha is None:
-        sha = _hash_file(path)
-        _memo_store(path, mdir, sha)
-    return sha
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Best effort, atomic: a cache that cannot be written just is not cached."""
-    tmp: str | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except OSError:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
 
 
 __all__ = ["DEFAULT_MODEL", "REGISTRY", "ChunkSource", "ModelRow", "ModelSpec", "ResolvedModel",

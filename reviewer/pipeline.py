@@ -8,21 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from reviewer.analyzers import HINT_SOURCES
+from reviewer.answers import merge_duplicates, parse_findings
 from reviewer.backends import Backend
-from reviewer.types import Completion, Message
 from reviewer.cache import ResultCache, cache_key
 from reviewer.config import Config
 from reviewer.grounding import FileFacts, ground_analyzer_flows, ground_model_findings
-from reviewer.answers import merge_duplicates, parse_findings
 from reviewer.prompting import PromptTemplate, load_template, review_messages, review_schema
 from reviewer.trivial import behaviour_preserving
-from reviewer.types import Finding, Hunk, ParsedDiff, Review, SkippedFile, Stats
+from reviewer.types import Completion, Finding, Hunk, Message, ParsedDiff, Review, SkippedFile, Stats
 
 CHARS_PER_TOKEN = 3  # conservative for code; used only to keep prompts inside the context window
 
@@ -170,7 +169,7 @@ def _answers(asks: list[_Ask], backend: Backend, schema: dict[str, object], max_
 
 def _result(hunk: Hunk, completion: Completion, cached: bool, hints: tuple[Finding, ...],
             facts: FileFacts) -> HunkResult:
-    """The hunk's findings from the model's answer, grounded (reviewer/grounding.py) in
+    """The hunk's findings from the model's answer, grounded (reviewer/grounding/) in
     its code, its whole new file (`facts`) and the analyzer `hints` it was shown."""
     parsed = parse_findings(completion.text, hunk)
     findings = ground_model_findings(parsed.findings, hunk, hints, facts)
@@ -203,6 +202,14 @@ def merge_analyzer_findings(model: list[Finding], analyzer: tuple[Finding, ...])
         elif a.severity.rank > out[twin].severity.rank:
             out[twin] = replace(out[twin], severity=a.severity)
     return out
+
+
+def merge_findings(model: Iterable[Finding], analyzer: Iterable[Finding], config: Config) -> list[Finding]:
+    """What a review reports: the model's and the (grounded) analyzers' findings that pass the
+    thresholds, an analyzer finding joined in unless the model reported that category on that
+    line, duplicates merged. `run_review` ends with it; the TUI applies it to the hunks so far."""
+    kept = [f for f in model if keep_finding(f, config)]
+    return merge_duplicates(merge_analyzer_findings(kept, tuple(f for f in analyzer if keep_finding(f, config))))
 
 
 def run_review(
@@ -250,6 +257,5 @@ def run_review(
         dropped_findings=dropped,
         unreadable_answers=unreadable,
     )
-    analyzer = ground_analyzer_flows(hints, facts)
-    merged = merge_analyzer_findings(findings, tuple(f for f in analyzer if keep_finding(f, config)))
-    return Review(backend.info, tuple(merge_duplicates(merged)), stats=stats, hunks=parsed.hunks)
+    merged = merge_findings(findings, ground_analyzer_flows(hints, facts), config)
+    return Review(backend.info, tuple(merged), stats=stats, hunks=parsed.hunks)

@@ -20,8 +20,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from reviewer.types import Message
-from reviewer.types import Category, Finding, Hunk, Severity
+from reviewer.types import Category, Finding, Hunk, Message, Severity
 
 MAX_LINE_CHARS = 240  # longer lines are cut in the prompt; the model gains nothing from minified blobs
 

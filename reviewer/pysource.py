@@ -5,7 +5,7 @@ Python 3.12 (PEP 701) lets an f-string reuse its own quote inside a replacement 
 BenchmarkPython handlers are written so. When `ast.parse` fails, every f-string is
 rewritten as a call with the same parts, `__fstring__('a', x, 'b')`, keeping each source
 line of the literal on its own line so that line numbers do not move, and the result is
-parsed again. The analyses that use the tree (`reviewer/taint.py`) treat `__fstring__`
+parsed again. The analyses that use the tree (`reviewer/dataflow/`) treat `__fstring__`
 as the f-string it stands for.
 """
 

@@ -3,7 +3,7 @@
 The 1.5B model often describes a change backwards: on a diff that turns `x > pivot` into
 `x >= pivot` it reports "Incorrect comparison" on the new line with the suggestion "Change
 `x > pivot` to `x >= pivot`" — the fix it proposes is the code it flags. Such a claim
-contradicts itself; grounding (reviewer/grounding.py, rule 6) lowers it.
+contradicts itself; grounding (reviewer/grounding/present_fixes.py, rule 6) lowers it.
 
 Only code in backticks after a verb of change counts ("change/replace/modify/update ...
 to/with `B`", "should be `B`"), and `B` must appear in a flagged line as a whole

@@ -21,10 +21,11 @@ import pytest
 from conftest import git
 
 import reviewer.ci.github as gh_mod
-from reviewer.commands.ci import add_parser, run
 from reviewer.ci import comments as cm
 from reviewer.ci.comments import OUTDATED_PREFIX, parse_patch
+from reviewer.commands.ci import add_parser, run
 from reviewer.errors import ReviewerError
+from reviewer.sinks import markdown as md
 from reviewer.types import Category, Finding, ModelInfo, Review, Severity, SkippedFile, Stats
 
 TOKEN = "ghs_s3cr3tTOKENvalue0123456789"
@@ -554,13 +555,13 @@ def test_place_clamps_to_the_hunk_and_drops_the_suggestion_block() -> None:
     ("a\u202eb\x07c", "abc"),
 ])
 def test_escape_line(text: str, expected: str) -> None:
-    assert cm.escape_line(cm._clean(text)) == expected
+    assert md.escape_line(md.clean_text(text)) == expected
 
 
 def test_fences_and_code_spans() -> None:
-    assert cm.fence_for("x") == "```" and cm.fence_for("a ```` b") == "`````"
-    assert cm.code_span("a.py") == "`a.py`" and cm.code_span("we`ird") == "``we`ird``"
-    assert cm.code_span("`x") == "`` `x ``"
+    assert md.fence_for("x") == "```" and md.fence_for("a ```` b") == "`````"
+    assert md.code_span("a.py") == "`a.py`" and md.code_span("we`ird") == "``we`ird``"
+    assert md.code_span("`x") == "`` `x ``"
 
 
 def test_markers_are_read_from_the_last_line_only() -> None:

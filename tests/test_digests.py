@@ -1,4 +1,4 @@
-"""Claims that name no vulnerability (reviewer/grounding.py, fifth rule) and the digest
+"""Claims that name no vulnerability (reviewer/grounding/non_vulnerabilities.py, rule 5) and the digest
 question it asks (reviewer/digests.py)."""
 
 import pytest

@@ -161,3 +161,12 @@ def test_isolated_env(monkeypatch: pytest.MonkeyPatch, repo: Path) -> None:
     assert env["GIT_PYTHON_GIT_EXECUTABLE"] == "git" and env["GIT_AUTHOR_NAME"] == "x"
     assert env["GIT_CONFIG_NOSYSTEM"] == "1"
     assert git.text(repo, "rev-parse", "--show-toplevel", env=env) == str(repo.resolve())
+
+
+def test_timeout_is_a_git_error(repo: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    slow = tmp_path / "slowgit"
+    slow.write_text("#!/bin/sh\nexec sleep 5\n")
+    slow.chmod(0o755)
+    monkeypatch.setenv(git.EXECUTABLE_VAR, str(slow))
+    with pytest.raises(git.GitError, match=r"^git archive failed: timed out after 0\.2 s$"):
+        git.run(repo, "archive", timeout=0.2)

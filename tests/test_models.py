@@ -10,7 +10,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from reviewer import models
+from reviewer import modelfiles, models
 from reviewer.errors import ReviewerError
 from reviewer.models import (
     DEFAULT_MODEL,
@@ -82,7 +82,7 @@ def test_second_pull_does_not_reread(site: Path, cache: Path, monkeypatch: pytes
     def boom(*args: object, **kwargs: object) -> None:
         raise AssertionError("re-read the model")
 
-    monkeypatch.setattr(models, "_hash_file", boom)
+    monkeypatch.setattr(modelfiles, "hash_file", boom)
     monkeypatch.setattr(models, "_assemble", boom)
     assert pull("fake", cache, boom, registry=FAKE) == path
     assert path.stat().st_mtime_ns == mtime
@@ -190,7 +190,7 @@ def test_resolve_local_gguf_is_memoized(tmp_path: Path, cache: Path, monkeypatch
     assert (resolved.name, resolved.path) == ("my-model", gguf.resolve())
     assert resolved.sha256 == hashlib.sha256(gguf.read_bytes()).hexdigest()
     assert str(gguf.resolve()) in (models_dir(cache) / "hashes.json").read_text()
-    monkeypatch.setattr(models, "_hash_file", lambda *a: pytest.fail("hashed again"))
+    monkeypatch.setattr(modelfiles, "hash_file", lambda *a: pytest.fail("hashed again"))
     assert resolve_model(str(gguf), cache) == resolved
 
 

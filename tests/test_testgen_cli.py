@@ -18,7 +18,7 @@ from reviewer.backends import Message
 from reviewer.backends.fake import FakeBackend
 from reviewer.errors import ReviewerError
 from reviewer.commands import tests as command
-from reviewer.testgen import tree
+from reviewer.testgen import origin as tree
 
 CONTRACT = json.loads((ROOT / "tests" / "data" / "review.schema.json").read_text())
 

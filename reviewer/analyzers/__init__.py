@@ -41,7 +41,7 @@ from reviewer.types import Category, Finding, Hunk, ParsedDiff, Severity
 # Hunks further down than this get no snippet (the whole file is used when it is known).
 MAX_SNIPPET_LINE = 20_000
 # Analyzers whose findings the prompt shows the model. Taint findings are not shown: the
-# model's claims are checked against the same analysis afterwards (reviewer/grounding.py).
+# model's claims are checked against the same analysis afterwards (reviewer/grounding/).
 HINT_SOURCES = frozenset({"bandit", "ruff"})
 
 

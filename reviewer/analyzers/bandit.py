@@ -20,8 +20,8 @@ import os
 import tempfile
 import warnings
 
+from reviewer.context import is_test_file
 from reviewer.pysource import rewrite_fstrings
-from reviewer.testgen.extract import is_test_file
 from reviewer.types import Category, Finding, Severity
 
 READER_TAG = "fstrings312-xml-tests"  # part of the analyzer cache key: what bandit is given, and its ratings, changed

@@ -1,4 +1,4 @@
-"""reviewer's own taint analysis (reviewer/taint.py) on one source text, as reviewer Findings.
+"""reviewer's own taint analysis (reviewer/dataflow/) on one source text, as reviewer Findings.
 
 A finding is reported where request data (not the command line, stdin or environment of
 a CLI, which are its operator's; not mere function parameters) reaches a dangerous call with nothing on the

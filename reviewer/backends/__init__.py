@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from reviewer.config import Config
 from reviewer.types import Completion, Message, ModelInfo  # re-exported: backends answer with them
 
+
 @runtime_checkable
 class Backend(Protocol):
     """A chat model the reviewer can ask.

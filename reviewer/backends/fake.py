@@ -13,8 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from reviewer.backends import Completion, Message
-from reviewer.types import ModelInfo
+from reviewer.types import Completion, Message, ModelInfo
 
 _ADDED = re.compile(r"^\+ +(\d+) \| (.*)$", re.MULTILINE)
 

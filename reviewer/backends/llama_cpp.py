@@ -20,14 +20,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from reviewer.backends import Completion, Message
 from reviewer.backends.amx import safe_loading
 from reviewer.backends.chat_formats import ChatTemplate, choose_template
 from reviewer.cache import cache_root
 from reviewer.config import Config
 from reviewer.errors import ReviewerError
 from reviewer.models import resolve_model
-from reviewer.types import ModelInfo
+from reviewer.types import Completion, Message, ModelInfo
 
 if TYPE_CHECKING:  # imported at load time: they pull in numpy, which a cached review never needs
     from reviewer.backends.greedy import GreedyGenerator

@@ -22,10 +22,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from reviewer.backends import Completion, Message
 from reviewer.config import Config
 from reviewer.errors import ReviewerError
-from reviewer.types import ModelInfo
+from reviewer.types import Completion, Message, ModelInfo
 
 ATTEMPTS = 3
 BACKOFF = (0.5, 1.0)  # seconds slept before attempt 2 and 3

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -51,7 +50,7 @@ def review_request(args: argparse.Namespace, cwd: Path, env: Mapping[str, str], 
             return None, config
         tree = None
         if config.run_tests:
-            from reviewer.testgen.tree import tree_spec
+            from reviewer.testgen.origin import tree_spec
 
             tree = tree_spec(cwd, range=args.range, base=args.base, diff=args.diff) if explicit_source(args) \
                 else tree_spec(cwd, range=default_range)

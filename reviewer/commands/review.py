@@ -52,7 +52,7 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
             print(f"reviewer: nothing to review ({reasons})", file=sys.stderr)
         tree = None
         if config.run_tests:
-            from reviewer.testgen.tree import tree_spec
+            from reviewer.testgen.origin import tree_spec
 
             tree = tree_spec(cwd, range=args.range, base=args.base, diff=args.diff)
         review = session.review(parsed, terminal_progress(config, bool(parsed.hunks)), tree=tree)

@@ -46,8 +46,8 @@ from unidiff.errors import UnidiffParseError
 from unidiff.patch import LINE_TYPE_NO_NEWLINE, PatchedFile, PatchSet
 
 from reviewer import git
-from reviewer.diff import _clean_path, _normalize
 from reviewer.errors import ReviewerError
+from reviewer.patchtext import clean_path, normalize
 
 Method = Literal["git apply", "fallback"]
 
@@ -68,7 +68,7 @@ def materialize(diff_text: str, root: Path) -> Method:
     """Build a git repository in `root` (an empty or missing directory) whose staged
     change is `diff_text`. Returns how the new side got there: "git apply", or
     "fallback" when git apply refused the diff and the new side was rebuilt from it."""
-    text = _normalize(diff_text)
+    text = normalize(diff_text)
     try:
         patch = PatchSet(text)
     except (UnidiffParseError, ValueError) as exc:
@@ -110,7 +110,7 @@ def materialize(diff_text: str, root: Path) -> Method:
 @contextmanager
 def isolated_git_env() -> Iterator[None]:
     """os.environ as `_env()` while inside: for git run by code that takes the process
-    environment (gitpython). Not thread-safe; eval reads each case on one thread."""
+    environment (reviewer.diffsource's). Not thread-safe; eval reads each case on one thread."""
     saved = dict(os.environ)
     try:
         os.environ.clear()
@@ -144,7 +144,7 @@ def _encode(text: str) -> bytes:
 
 def _path(name: str | None) -> str | None:
     """A header name as a safe repo-relative path; None for /dev/null."""
-    path = _clean_path(name)
+    path = clean_path(name)
     if path is None:
         return None
     parts = PurePosixPath(path).parts

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 
-from reviewer.ci.comments import escape_line, strip_control
+from reviewer.sinks.markdown import escape_line, strip_control
 from reviewer.sinks.sarif import PROJECT_URL, finding_text, rule_help_uri, rule_id
 from reviewer.types import Finding, Review, Severity
 

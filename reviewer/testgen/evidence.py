@@ -28,7 +28,7 @@ from reviewer.cache import ResultCache
 from reviewer.config import Config
 from reviewer.grounding import demoted, is_alarm_claim
 from reviewer.pipeline import keep_finding
-from reviewer.testgen.tree import project_python
+from reviewer.testgen.origin import project_python
 from reviewer.testgen.sandbox import TreeSpec
 from reviewer.testgen.suggestions import Options, Suggestion, TestgenResult, TestgenSession
 from reviewer.types import Category, Finding, ParsedDiff, Review, Severity, SkippedFile

@@ -10,15 +10,14 @@ new side and the hunks, so a diff alone is enough to test "before" and "after".
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from reviewer.context import is_test_file
 from reviewer.types import DiffLine, Hunk, ParsedDiff
 
 MAX_FUNCTION_LINES = 150  # longer functions are not sent to the model (they would not fit its window)
-_TEST_FILE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test|conftest)\.py$")
 
 
 @dataclass(frozen=True)
@@ -58,10 +57,6 @@ class ChangedFunction:
 
 def is_python(path: str) -> bool:
     return path.endswith(".py")
-
-
-def is_test_file(path: str) -> bool:
-    return bool(_TEST_FILE.search(path))
 
 
 def module_name(path: str) -> str | None:

@@ -39,7 +39,7 @@ def _defined_names(text: str) -> set[str]:
 
 def build_file(items: list[Suggestion], existing: str | None) -> tuple[str, dict[str, Suggestion]]:
     """The test file text for `items` (added to `existing` when there is one), and our test names."""
-    from reviewer.testgen.generate import merge_modules
+    from reviewer.testgen.units import merge_modules
 
     taken = _defined_names(existing or "")
     names: dict[str, Suggestion] = {}

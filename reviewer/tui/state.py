@@ -1,7 +1,6 @@
 """The TUI's state without Textual: hunk results so far, filters, baseline, accepted edits.
 
-Findings are merged exactly as `run_review` merges them (model findings kept by the
-configured thresholds, analyzer findings joined in, duplicates merged by fingerprint),
+Findings are merged by the pipeline's own `merge_findings`, as `run_review` merges them,
 over the hunks reviewed so far, so the list grows while the review streams in and
 ends equal to what `reviewer review` reports (less the baseline).
 """
@@ -10,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reviewer.answers import merge_duplicates
 from reviewer.baseline import Baseline
 from reviewer.config import Config
 from reviewer.grounding import FileFacts, ground_analyzer_flows
-from reviewer.pipeline import HunkResult, keep_finding, merge_analyzer_findings
+from reviewer.pipeline import HunkResult, merge_findings
 from reviewer.tui.edits import Edit
 from reviewer.types import Category, Finding, Hunk, ModelInfo, ParsedDiff, Review, Severity, SkippedFile, Stats
 
@@ -82,10 +80,9 @@ class Session:
         self._remerge()
 
     def _remerge(self) -> None:
-        model = [f for i in sorted(self.results) for f in self.results[i].findings if keep_finding(f, self.config)]
+        model = [f for i in sorted(self.results) for f in self.results[i].findings]
         done = {(self.parsed.hunks[i].path, n) for i in self.results for n in self.parsed.hunks[i].added_line_numbers}
-        hints = tuple(f for f in self.hints if (f.path, f.line) in done and keep_finding(f, self.config))
-        self._merged = merge_duplicates(merge_analyzer_findings(model, hints))
+        self._merged = merge_findings(model, [f for f in self.hints if (f.path, f.line) in done], self.config)
 
     # -- what is shown -------------------------------------------------------------
 

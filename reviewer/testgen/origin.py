@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from pathlib import Path
 
+from reviewer import git
 from reviewer.errors import ReviewerError
 from reviewer.testgen.sandbox import TreeSpec
 
 
 def _repo_root(cwd: Path) -> Path | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True, text=True,
-                             timeout=30, check=False)
-    except (OSError, subprocess.SubprocessError):
+        return git.toplevel(cwd)
+    except git.GitNotFound:
         return None
-    return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
 
 
 def _rev(root: Path, rev: str) -> str:
-    out = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=root,
-                         capture_output=True, text=True, timeout=30, check=False)
-    if out.returncode != 0:
+    commit = git.rev_parse_commit(root, rev)
+    if commit is None:
         raise ReviewerError(f"unknown revision '{rev}'")
-    return out.stdout.strip()
+    return commit
 
 
 def tree_spec(cwd: Path, *, range: str | None = None, base: str | None = None, diff: str | None = None) -> TreeSpec:
@@ -34,8 +31,7 @@ def tree_spec(cwd: Path, *, range: str | None = None, base: str | None = None, d
     if root is None:
         return TreeSpec("files")  # a diff without a repository: only the changed files themselves
     if range:
-        new = re.split(r"\.\.\.?", range, maxsplit=1)[-1] or "HEAD"
-        return TreeSpec("rev", root, _rev(root, new))
+        return TreeSpec("rev", root, _rev(root, git.parse_range(range).new))
     if base:
         return TreeSpec("rev", root, _rev(root, "HEAD"))
     if diff:
