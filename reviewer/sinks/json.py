@@ -1,4 +1,4 @@
-"""`--format json`: the machine contract (version 1; docs/architecture.md, "The JSON contract")."""
+"""`--format json`: the machine contract, version 1 (docs/review.md, "What you get")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """`--format line`: `path:line:col: severity category: title`, what editors' quickfix lists read.
 
-Vim's default errorformat (`%f:%l:%c: %m`), Emacs compilation mode and VS Code problem
+Vim's default errorformat (`%f:%l:%c:%m`), Emacs compilation mode and VS Code problem
 matchers all parse this shape. Findings carry no column: it is always 1. No summary line,
 so every line of the output is a location.
 """
