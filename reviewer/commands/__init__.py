@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
-from reviewer.commands import ci, evaluate, hook, models, review, tests, tui
+from reviewer.commands import ci, evaluate, history, hook, models, review, tests, tui
 
 
 class Command(Protocol):
@@ -28,6 +28,7 @@ COMMANDS: dict[str, ModuleType] = {
     "review": review,
     "models": models,
     "eval": evaluate,
+    "history": history,
     "tests": tests,
     "tui": tui,
     "ci": ci,
