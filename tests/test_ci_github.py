@@ -22,6 +22,7 @@ from conftest import git
 
 import reviewer.ci.github as gh_mod
 from reviewer.ci import comments as cm
+from reviewer.ci import dismiss as dm
 from reviewer.ci.comments import OUTDATED_PREFIX, parse_patch
 from reviewer.commands.ci import add_parser, run
 from reviewer.errors import ReviewerError
@@ -34,7 +35,8 @@ PR = 7
 BASE_SHA = "b" * 40
 HEAD_SHA = "c" * 40
 BOT = {"login": "github-actions[bot]", "type": "Bot", "id": 41898282}
-HUMAN = {"login": "mallory", "type": "User", "id": 666}
+HUMAN = {"login": "mallory", "type": "User", "id": 666}  # the pull request's author, `read` permission
+MAINTAINER = {"login": "alice", "type": "User", "id": 777}
 
 USERS_PATCH = """\
 @@ -8,5 +8,7 @@ import sqlite3
@@ -99,6 +101,19 @@ class FakeGitHub(BaseHTTPRequestHandler):
             return self._send(200, {"sha": sha, "url": f"{s.base}{prefix}/commits/{sha}"})
         if method == "POST" and path == f"{pull}/reviews":
             return self._create_review(body)
+        m = re.fullmatch(rf"{prefix}/collaborators/([^/]+)/permission", path)
+        if method == "GET" and m:
+            permission = s.permissions.get(m.group(1))
+            if permission is None:
+                return self._send(404, {"message": "Not Found"})
+            if isinstance(permission, int):
+                return self._send(permission, {"message": "Server Error"})
+            return self._send(200, {"permission": permission, "user": {"login": m.group(1)}})
+        m = re.fullmatch(rf"{pull}/comments/(\d+)/replies", path)
+        if method == "POST" and m:
+            return self._send(201, s.add_reply(int(m.group(1)), body["body"], BOT))
+        if method == "POST" and path == "/graphql":
+            return self._graphql(body)
         m = re.fullmatch(rf"{prefix}/pulls/comments/(\d+)", path)
         if method == "PATCH" and m:
             comment = next((c for c in s.comments if c["id"] == int(m.group(1))), None)
@@ -126,6 +141,19 @@ class FakeGitHub(BaseHTTPRequestHandler):
             s.add_comment(c["path"], c["line"], c["body"], BOT, review_id)
         self._send(200, review)
 
+    def _graphql(self, body: dict[str, Any]) -> None:
+        """reviewThreads (one per top-level review comment) and resolveReviewThread."""
+        s = self.server
+        if "resolveReviewThread" in body["query"]:
+            s.resolved.add(body["variables"]["id"])
+            return self._send(200, {"data": {"resolveReviewThread": {"thread": {"id": body["variables"]["id"],
+                                                                                "isResolved": True}}}})
+        assert body["variables"] == {"owner": "acme", "name": "shop", "number": PR, "after": None}
+        nodes = [{"id": f"PRRT_{c['id']}", "isResolved": f"PRRT_{c['id']}" in s.resolved,
+                  "comments": {"nodes": [{"databaseId": c["id"]}]}} for c in s.comments if "in_reply_to_id" not in c]
+        return self._send(200, {"data": {"repository": {"pullRequest": {"reviewThreads": {
+            "pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": nodes}}}}})
+
     def do_GET(self) -> None:
         self._handle("GET")
 
@@ -146,6 +174,8 @@ class GitHubServer(ThreadingHTTPServer):
         self.files = {"app/users.py": USERS_PATCH, "app/report.py": REPORT_PATCH}
         self.head_repo = OWNER_REPO
         self.refuse_positions = False
+        self.permissions: dict[str, str | int] = {"alice": "write", "mallory": "read"}
+        self.resolved: set[str] = set()
 
     def pull_json(self) -> dict[str, Any]:
         repo = {"full_name": OWNER_REPO, "name": "shop", "url": f"{self.base}/repos/{OWNER_REPO}"}
@@ -159,6 +189,12 @@ class GitHubServer(ThreadingHTTPServer):
         self.comments.append({"id": cid, "url": f"{self.base}/repos/{OWNER_REPO}/pulls/comments/{cid}", "path": path,
                               "line": line, "side": "RIGHT", "body": body, "user": user,
                               "pull_request_review_id": review_id})
+
+    def add_reply(self, parent: int, body: str, user: dict[str, Any]) -> dict[str, Any]:
+        self.add_comment(next(c["path"] for c in self.comments if c["id"] == parent), 0, body, user)
+        reply = self.comments[-1]
+        reply.update(in_reply_to_id=parent, created_at="2025-05-01T10:00:00Z")
+        return reply
 
     def writes(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["method"] != "GET"]
@@ -224,20 +260,20 @@ def ci(argv: list[str], cwd: Path, capsys: pytest.CaptureFixture[str]) -> tuple[
 @pytest.fixture
 def canned(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Replace the review pipeline by a hand-made Review; records the default range asked for."""
-    state: dict[str, Any] = {"review": make_review(), "ranges": []}
+    state: dict[str, Any] = {"review": make_review(), "ranges": [], "fail_on": None}
 
     def fake(args: argparse.Namespace, cwd: Path, env: Any, default_range: str | None) -> tuple[Review, Any]:
         from reviewer.config import Config
 
         state["ranges"].append(default_range)
-        return state["review"], Config(fail_on=None)
+        return state["review"], Config(fail_on=state["fail_on"])
 
     monkeypatch.setattr(gh_mod, "review_request", fake)
     return state
 
 
 def posted_reviews(srv: GitHubServer) -> list[dict[str, Any]]:
-    return [r["body"] for r in srv.requests if r["method"] == "POST"]
+    return [r["body"] for r in srv.requests if r["method"] == "POST" and r["path"].endswith("/reviews")]
 
 
 def test_posts_one_review_with_inline_comments(server: GitHubServer, canned: dict[str, Any], tmp_path: Path,
@@ -344,6 +380,109 @@ def test_forged_marker_from_a_human_is_ignored(server: GitHubServer, canned: dic
     review = posted_reviews(server)[0]
     assert ("app/users.py", 12) in {(c["path"], c["line"]) for c in review["comments"]}
     assert not [w for w in server.writes() if w["method"] == "PATCH"]  # never edits someone else's comment
+
+
+# --------------------------------------------------------------------------- dismissing from the thread
+
+
+def sql_comment(srv: GitHubServer) -> dict[str, Any]:
+    fp = findings()[0].fingerprint
+    return next(c for c in srv.comments if c["body"].endswith(f"fingerprint={fp} -->") and "in_reply_to_id" not in c)
+
+
+def permission_asks(srv: GitHubServer) -> list[str]:
+    return [r["path"].split("/")[-2] for r in srv.requests if r["path"].endswith("/permission")]
+
+
+def test_dismissal_from_a_maintainer_is_honoured(server: GitHubServer, canned: dict[str, Any], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    canned["fail_on"] = Severity.HIGH
+    code, _, _ = ci(["ci", "github"], tmp_path, capsys)
+    assert code == 1  # the high SQL finding blocks
+    target = sql_comment(server)
+    server.add_reply(target["id"], "/reviewer dismiss user_id is an int from the router -->", MAINTAINER)
+
+    code, out, err = ci(["ci", "github"], tmp_path, capsys)
+    assert code == 0, err  # dismissed: no longer counted for --fail-on
+    assert "SQL built with string formatting" not in out and "1 finding(s) dismissed in this pull request" in err
+    assert permission_asks(server) == ["alice"]
+    assert server.resolved == {f"PRRT_{target['id']}"}  # the review thread is resolved
+    assert target["body"].startswith("~~dismissed~~ by `alice`: user_id is an int from the router --&gt;\n\n")
+    summary = posted_reviews(server)[-1]
+    assert summary["comments"] == [] and "1 dismissed in this pull request." in summary["body"]
+    assert "Found 3 issues" in summary["body"]
+    last_two = summary["body"].split("\n")[-2:]
+    state = dm.read_state(summary["body"])
+    assert last_two[1].startswith("<!-- reviewer:summary") and "-->" not in last_two[0][:-3]
+    assert [(d.fingerprint, d.by, d.reason, d.at) for d in state] == [
+        (findings()[0].fingerprint, "alice", "user_id is an int from the router -->", "2025-05-01T10:00:00Z")]
+
+    n = len(server.writes())
+    code, _, err = ci(["ci", "github"], tmp_path, capsys)  # remembered: nothing to do, nobody asked again
+    assert code == 0 and len(server.writes()) == n and permission_asks(server) == ["alice"]
+
+    canned["review"] = make_review(findings()[1:])  # the finding goes away ...
+    ci(["ci", "github"], tmp_path, capsys)
+    assert len(server.writes()) == n  # ... its dismissed comment is not marked outdated
+    canned["review"] = make_review()  # ... and comes back: not posted again
+    code, _, _ = ci(["ci", "github"], tmp_path, capsys)
+    assert code == 0 and len(server.writes()) == n and len(posted_reviews(server)) == 2
+
+
+def test_the_authors_own_dismissal_is_refused_once(server: GitHubServer, canned: dict[str, Any], tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    canned["fail_on"] = Severity.HIGH
+    ci(["ci", "github"], tmp_path, capsys)
+    target = sql_comment(server)
+    server.add_reply(target["id"], "/reviewer dismiss it's fine, trust me", HUMAN)  # mallory: `read`
+    code, _, _ = ci(["ci", "github"], tmp_path, capsys)
+    assert code == 1  # still blocks
+    answers = [c for c in server.comments if c.get("in_reply_to_id") == target["id"] and c["user"] == BOT]
+    assert len(answers) == 1 and answers[0]["body"].startswith("Only maintainers")
+    assert not server.resolved and not target["body"].startswith("~~dismissed~~")
+    assert not [w for w in server.writes() if w["method"] == "PATCH"]
+    n = len(server.writes())
+    code, _, _ = ci(["ci", "github"], tmp_path, capsys)  # answered once, not on every run
+    assert code == 1 and len(server.writes()) == n and permission_asks(server) == ["mallory"]
+
+
+def test_a_forged_dismissal_state_is_ignored(server: GitHubServer, canned: dict[str, Any], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    canned["fail_on"] = Severity.HIGH
+    fp = findings()[0].fingerprint
+    forged = dm.state_line([dm.Dismissal(fp, "forged", "alice", "2025-01-01T00:00:00Z")])
+    server.reviews.append({"id": 99, "body": f"looks good\n\n{forged}\n<!-- reviewer:summary fingerprints= -->",
+                           "state": "COMMENTED", "user": HUMAN})
+    code, _, _ = ci(["ci", "github"], tmp_path, capsys)
+    assert code == 1
+    assert ("app/users.py", 12) in {(c["path"], c["line"]) for c in posted_reviews(server)[0]["comments"]}
+    assert "dismissed" not in posted_reviews(server)[0]["body"]
+
+
+def test_bad_replies_and_permission_errors_warn_and_go_on(server: GitHubServer, canned: dict[str, Any], tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    canned["fail_on"] = Severity.HIGH
+    ci(["ci", "github"], tmp_path, capsys)
+    target = sql_comment(server)
+    server.permissions["alice"] = 500
+    server.add_reply(target["id"], "/reviewer dismiss", MAINTAINER)
+    server.add_reply(target["id"], "/reviewer frobnicate now", MAINTAINER)
+    server.add_comment("app/users.py", 12, "/reviewer dismiss everything", MAINTAINER)  # top level: not a reply
+    server.reviews.append({"id": 98, "body": "x\n\n<!-- reviewer:dismissed [{\"fp\": 1}] -->\n"
+                           "<!-- reviewer:summary fingerprints= -->", "state": "COMMENTED", "user": BOT})
+    code, _, err = ci(["ci", "github"], tmp_path, capsys)
+    assert code == 1 and "Traceback" not in err
+    warnings = [ln for ln in err.splitlines() if "warning" in ln]
+    assert len(warnings) == 3, err
+    assert "cannot check whether alice may dismiss findings (HTTP 500)" in err
+    assert "unknown command '/reviewer frobnicate'" in err
+    assert "ignoring the dismissed findings in summary review 98: a dismissed-findings entry is malformed" in err
+    assert permission_asks(server) == ["alice"] and not server.resolved and TOKEN not in err
+
+    server.permissions["alice"] = "admin"  # the lookup works again: the dismissal, without a reason, is applied
+    code, _, err = ci(["ci", "github"], tmp_path, capsys)
+    assert code == 0, err
+    assert target["body"].startswith("~~dismissed~~ by `alice`: (no reason given)")
 
 
 def test_no_findings_posts_one_summary_then_nothing(server: GitHubServer, canned: dict[str, Any], tmp_path: Path,
@@ -593,3 +732,33 @@ def test_reindent_restores_the_indentation_the_model_dropped() -> None:
     assert cm.reindent(f, "        y = 2").suggestion == "        if x:\n            return 1"
     assert cm.reindent(f, "y = 2") is f
     assert cm.reindent(replace(f, suggestion="  z"), "    y").suggestion == "  z"
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("/reviewer dismiss false positive", ("dismiss", "false positive")),
+    ("  /Reviewer  DISMISS\n\nmore lines", ("dismiss", "")),
+    ("reviewer dismiss ids are ints", ("dismiss", "ids are ints")),  # GitLab spelling: no quick action
+    ("/reviewer frobnicate", ("frobnicate", "")),
+    ("/reviewer", ("", "")),
+    ("Reviewer is wrong here", None),
+    ("/reviewers dismiss", None),
+    ("> /reviewer dismiss", None),
+    ("lgtm\n/reviewer dismiss", None),
+    ("", None),
+])
+def test_parse_command(body: str, expected: tuple[str, str] | None) -> None:
+    assert dm.parse_command(body) == expected
+
+
+def test_dismissal_state_round_trips_and_cannot_close_its_comment() -> None:
+    evil = dm.Dismissal("0123456789abcdef", dm.clean_reason("--> <img src=x>\n" + "y" * 300), "alice", "2025-05-01T10:00:00Z")
+    line = dm.state_line([evil])
+    assert line.count("-->") == 1 and line.endswith(" -->") and "<img" not in line
+    assert dm.read_state(f"summary\n{line}\n<!-- reviewer:summary fingerprints= -->") == [evil]
+    assert len(evil.reason) == dm.MAX_REASON and evil.reason.endswith("…")
+    assert dm.read_state("summary\n<!-- reviewer:summary fingerprints= -->") == []
+    for bad in ("<!-- reviewer:dismissed [1] -->", "<!-- reviewer:dismissed {nope -->", "<!-- reviewer:dismissed []"):
+        with pytest.raises(ValueError):
+            dm.read_state(f"x\n{bad}\n<!-- reviewer:summary fingerprints= -->")
+    assert dm.read_refused(f"{dm.REFUSAL}\n<!-- reviewer:refused=1234 -->") == "1234"
+    assert dm.read_refused("`<!-- reviewer:refused=1234 -->`") is None

@@ -21,8 +21,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 import reviewer.ci.gitlab as gl_mod
-from reviewer.commands.ci import add_parser, run
+from reviewer.ci import dismiss as dm
 from reviewer.ci.comments import OUTDATED_PREFIX, parse_patch
+from reviewer.commands.ci import add_parser, run
 from reviewer.errors import ReviewerError
 from reviewer.types import Category, DiffLine, Finding, Hunk, ModelInfo, Review, Severity, Stats
 
@@ -32,7 +33,8 @@ PROJECT = 42
 IID = 3
 REFS = {"base_sha": "a" * 40, "start_sha": "b" * 40, "head_sha": "c" * 40}
 BOT = {"id": 9, "username": "project_42_bot", "name": "reviewer"}
-HUMAN = {"id": 5, "username": "mallory", "name": "Mallory"}
+HUMAN = {"id": 5, "username": "mallory", "name": "Mallory"}  # the merge request's author, a Reporter
+MAINTAINER = {"id": 7, "username": "alice", "name": "Alice"}
 
 USERS_DIFF = """\
 @@ -8,5 +8,7 @@ import sqlite3
@@ -88,6 +90,17 @@ class FakeGitLab(BaseHTTPRequestHandler):
             return self._send(200, s.discussions)
         if method == "POST" and path == f"{mr}/discussions":
             return self._create_discussion(body)
+        m = re.fullmatch(rf"/api/v4/projects/{PROJECT}/members/all/(\d+)", path)
+        if method == "GET" and m:
+            level = s.members.get(int(m.group(1)))
+            if level is None:
+                return self._send(404, {"message": "404 Not found"})
+            if level >= 100:
+                return self._send(level, {"message": f"{level} error"})
+            return self._send(200, {"id": int(m.group(1)), "access_level": level, "username": "someone"})
+        m = re.fullmatch(rf"{mr}/discussions/(\w+)/notes", path)
+        if method == "POST" and m:
+            return self._send(201, s.add_note(m.group(1), body["body"], BOT))
         if method == "POST" and path == f"{mr}/notes":
             d = s.add_discussion(body["body"], BOT, None)
             return self._send(201, d["notes"][0])
@@ -140,6 +153,7 @@ class GitLabServer(ThreadingHTTPServer):
         self.discussions: list[dict[str, Any]] = []
         self.files = {"app/users.py": USERS_DIFF}
         self.refuse_positions = False
+        self.members: dict[int, int] = {MAINTAINER["id"]: 40, HUMAN["id"]: 20, BOT["id"]: 40}  # >= 100: HTTP error
 
     def add_discussion(self, body: str, author: dict[str, Any], position: dict[str, Any] | None) -> dict[str, Any]:
         n = len(self.discussions)
@@ -148,6 +162,13 @@ class GitLabServer(ThreadingHTTPServer):
         d = {"id": f"d{n:039x}", "individual_note": position is None, "notes": [note]}
         self.discussions.append(d)
         return d
+
+    def add_note(self, did: str, body: str, author: dict[str, Any]) -> dict[str, Any]:
+        d = next(d for d in self.discussions if d["id"] == did)
+        note = {"id": 900 + sum(len(d["notes"]) for d in self.discussions), "body": body, "author": author,
+                "system": False, "created_at": "2025-05-01T10:00:00.000Z", "resolvable": True, "resolved": False}
+        d["notes"].append(note)
+        return note
 
     def note(self, did: str, nid: int) -> dict[str, Any] | None:
         d = next((d for d in self.discussions if d["id"] == did), None)
@@ -217,13 +238,13 @@ def ci(argv: list[str], cwd: Path, capsys: pytest.CaptureFixture[str]) -> tuple[
 
 @pytest.fixture
 def canned(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    state: dict[str, Any] = {"review": make_review(), "ranges": []}
+    state: dict[str, Any] = {"review": make_review(), "ranges": [], "fail_on": None}
 
     def fake(args: argparse.Namespace, cwd: Path, env: Any, default_range: str | None) -> tuple[Review, Any]:
         from reviewer.config import Config
 
         state["ranges"].append(default_range)
-        return state["review"], Config(fail_on=None)
+        return state["review"], Config(fail_on=state["fail_on"])
 
     monkeypatch.setattr(gl_mod, "review_request", fake)
     return state
@@ -363,3 +384,101 @@ def test_dry_run_without_a_token_uses_the_review_hunks(server: GitLabServer, can
         {"new_path": "app/users.py", "new_line": 11, "old_line": None},
         {"new_path": "app/users.py", "new_line": 14, "old_line": 12}]
     assert canned["ranges"] == ["1" * 40 + "..." + "2" * 40]
+
+
+# --------------------------------------------------------------------------- dismissing from the thread
+
+
+def member_asks(srv: GitLabServer) -> list[int]:
+    return [int(r["path"].rsplit("/", 1)[1]) for r in srv.requests if "/members/all/" in r["path"]]
+
+
+def test_dismissal_from_a_maintainer_is_honoured(server: GitLabServer, canned: dict[str, Any], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    canned["fail_on"] = Severity.HIGH
+    code, _, _ = ci(["ci", "gitlab"], tmp_path, capsys)
+    assert code == 1
+    sql = server.discussions[0]
+    server.add_note(sql["id"], "reviewer dismiss the id is validated upstream", MAINTAINER)
+    code, out, err = ci(["ci", "gitlab"], tmp_path, capsys)
+    assert code == 0, err
+    assert "SQL built with string formatting" not in out and member_asks(server) == [MAINTAINER["id"]]
+    first = sql["notes"][0]
+    assert first["resolved"] is True
+    assert first["body"].startswith("~~dismissed~~ by `alice`: the id is validated upstream\n\n")
+    summary = posts(server, "/notes")[-1]["body"]
+    assert "1 dismissed in this merge request." in summary and "Found 2 issues" in summary
+    assert [(d.by, d.reason) for d in dm.read_state(summary)] == [("alice", "the id is validated upstream")]
+
+    n = len(server.writes())
+    ci(["ci", "gitlab"], tmp_path, capsys)
+    assert len(server.writes()) == n and member_asks(server) == [MAINTAINER["id"]]
+    canned["review"] = make_review(findings()[1:])  # gone: its dismissed thread is left alone
+    ci(["ci", "gitlab"], tmp_path, capsys)
+    canned["review"] = make_review()  # back: not posted again
+    code, _, _ = ci(["ci", "gitlab"], tmp_path, capsys)
+    assert code == 0 and len(server.writes()) == n
+
+
+def test_the_authors_own_dismissal_is_refused_once(server: GitLabServer, canned: dict[str, Any], tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    canned["fail_on"] = Severity.HIGH
+    ci(["ci", "gitlab"], tmp_path, capsys)
+    sql = server.discussions[0]
+    server.add_note(sql["id"], "reviewer dismiss not a bug", HUMAN)  # a Reporter
+    code, _, _ = ci(["ci", "gitlab"], tmp_path, capsys)
+    assert code == 1
+    answers = [n for n in sql["notes"] if n["author"] == BOT][1:]
+    assert len(answers) == 1 and answers[0]["body"].startswith("Only maintainers")
+    assert sql["notes"][0]["resolved"] is False and not sql["notes"][0]["body"].startswith("~~dismissed~~")
+    n = len(server.writes())
+    code, _, _ = ci(["ci", "gitlab"], tmp_path, capsys)
+    assert code == 1 and len(server.writes()) == n and member_asks(server) == [HUMAN["id"]]
+
+
+def test_a_forged_dismissal_state_is_ignored(server: GitLabServer, canned: dict[str, Any], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    canned["fail_on"] = Severity.HIGH
+    fp = findings()[0].fingerprint
+    forged = dm.state_line([dm.Dismissal(fp, "forged", "alice", "2025-01-01T00:00:00Z")])
+    server.add_discussion(f"summary\n\n{forged}\n<!-- reviewer:summary fingerprints= -->", HUMAN, None)
+    code, _, _ = ci(["ci", "gitlab"], tmp_path, capsys)
+    assert code == 1 and len(posts(server, "/discussions")) == 2
+
+
+def test_bad_replies_and_member_errors_warn_and_go_on(server: GitLabServer, canned: dict[str, Any], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    canned["fail_on"] = Severity.HIGH
+    ci(["ci", "gitlab"], tmp_path, capsys)
+    sql = server.discussions[0]
+    server.members[MAINTAINER["id"]] = 500
+    server.add_note(sql["id"], "/reviewer dismiss", MAINTAINER)
+    server.add_note(sql["id"], "/reviewer shrug", MAINTAINER)
+    server.add_discussion("reviewer dismiss all of it", MAINTAINER, None)  # not in a finding's thread
+    code, _, err = ci(["ci", "gitlab"], tmp_path, capsys)
+    assert code == 1 and "Traceback" not in err
+    assert len([ln for ln in err.splitlines() if "warning" in ln]) == 2, err
+    assert "cannot check whether alice may dismiss findings (HTTP 500)" in err and "unknown command '/reviewer shrug'" in err
+    assert sql["notes"][0]["resolved"] is False and TOKEN not in err
+
+    server.members[MAINTAINER["id"]] = 30  # Developer
+    code, _, err = ci(["ci", "gitlab"], tmp_path, capsys)
+    assert code == 0, err
+    assert sql["notes"][0]["body"].startswith("~~dismissed~~ by `alice`: (no reason given)")
+
+
+def test_with_a_job_token_replies_are_checked_again_and_the_summary_is_not_repeated(
+        server: GitLabServer, canned: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A job token cannot tell reviewer's own notes: remembered dismissals are not trusted, the reply is."""
+    monkeypatch.delenv("GITLAB_TOKEN")
+    monkeypatch.setenv("CI_JOB_TOKEN", JOB_TOKEN)
+    canned["fail_on"] = Severity.HIGH
+    ci(["ci", "gitlab"], tmp_path, capsys)
+    server.add_note(server.discussions[0]["id"], "reviewer dismiss checked by hand", MAINTAINER)
+    code, _, err = ci(["ci", "gitlab"], tmp_path, capsys)
+    assert code == 0, err
+    n, summaries = len(server.writes()), len(posts(server, "/notes"))
+    code, _, err = ci(["ci", "gitlab"], tmp_path, capsys)
+    assert code == 0 and len(server.writes()) == n and len(posts(server, "/notes")) == summaries == 2
+    assert member_asks(server) == [MAINTAINER["id"]] * 2

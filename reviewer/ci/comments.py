@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from reviewer.ci.dismiss import Dismissal, state_line, summary_lines
 from reviewer.sinks.markdown import (
     Flavor,
     clean_text,
@@ -229,13 +230,15 @@ def reindent(finding: Finding, original: str | None) -> Finding:
 @dataclass(frozen=True)
 class Plan:
     """What a run will do: post these inline comments, mark those existing ones outdated,
-    and whether to post a summary at all (see `make_plan`)."""
+    and whether to post a summary at all (see `make_plan`); `dismissed` is every
+    dismissal of this request, which the summary lists and remembers."""
 
     inline: tuple[Placement, ...]
     off_diff: tuple[Finding, ...]
     kept: int
     outdated: tuple[Existing, ...]
     post_summary: bool
+    dismissed: tuple[Dismissal, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -249,8 +252,8 @@ class Existing:
     extra: Mapping[str, object] = field(default_factory=dict)
 
 
-def make_plan(review: Review, right: RightSide, existing: Sequence[Existing],
-              summaries: Sequence[frozenset[str]]) -> Plan:
+def make_plan(review: Review, right: RightSide, existing: Sequence[Existing], summaries: Sequence[frozenset[str]],
+              dismissed: Sequence[Dismissal] = (), newly_dismissed: bool = False) -> Plan:
     """Decide what to post, idempotently.
 
     - A finding whose fingerprint is already in a live (not outdated) reviewer comment
@@ -259,13 +262,17 @@ def make_plan(review: Review, right: RightSide, existing: Sequence[Existing],
     - Findings that cannot be placed on the diff's right side go to the summary.
     - A summary is posted on the first run (nothing of reviewer's there yet), and after
       that only when there is something new: an inline comment to post, or an
-      off-diff finding no earlier summary listed. Re-running on an unchanged pull
-      request posts nothing.
+      off-diff finding no earlier summary listed, or a new dismissal to remember.
+      Re-running on an unchanged pull request posts nothing.
+    - A dismissed finding is neither posted nor counted; its comment is left alone.
     """
+    gone = {d.fingerprint for d in dismissed}
     live = {e.fingerprint for e in existing if not e.outdated}
     source = _new_lines(review.hunks)
     current: dict[str, Finding] = {}
     for f in review.findings:
+        if f.fingerprint in gone:
+            continue
         current.setdefault(f.fingerprint, reindent(f, source.get((f.path, f.line))))
     inline: list[Placement] = []
     off: list[Finding] = []
@@ -278,11 +285,11 @@ def make_plan(review: Review, right: RightSide, existing: Sequence[Existing],
             off.append(f)
         else:
             inline.append(placed)
-    outdated = tuple(e for e in existing if not e.outdated and e.fingerprint not in current)
+    outdated = tuple(e for e in existing if not e.outdated and e.fingerprint not in current and e.fingerprint not in gone)
     listed = frozenset().union(*summaries) if summaries else frozenset()
     first_run = not summaries and not existing
-    post = first_run or bool(inline) or any(f.fingerprint not in listed for f in off)
-    return Plan(tuple(inline), tuple(off), kept, outdated, post)
+    post = first_run or newly_dismissed or bool(inline) or any(f.fingerprint not in listed for f in off)
+    return Plan(tuple(inline), tuple(off), kept, outdated, post, tuple(dismissed))
 
 
 def summary_body(review: Review, plan: Plan, flavor: Flavor) -> str:
@@ -300,6 +307,9 @@ def summary_body(review: Review, plan: Plan, flavor: Flavor) -> str:
         activity.append(f"{plan.kept} already posted")
     if plan.outdated:
         activity.append(f"{len(plan.outdated)} no longer reported ({'marked outdated' if flavor == 'github' else 'resolved'})")
+    request = "pull request" if flavor == "github" else "merge request"
+    if plan.dismissed:
+        activity.append(f"{len(plan.dismissed)} dismissed in this {request}")
     lines += ["", " · ".join(activity) + "."]
     if plan.off_diff:
         lines += ["", f"**Not on this diff's changed lines** ({len(plan.off_diff)}; cannot be commented inline):", ""]
@@ -314,8 +324,11 @@ def summary_body(review: Review, plan: Plan, flavor: Flavor) -> str:
         lines += ["", "</details>"]
     if s.dropped_findings:
         lines += ["", f"{s.dropped_findings} model finding(s) were not on an added line of the diff and were dropped."]
+    lines += summary_lines(plan.dismissed, request)
     body = "\n".join(lines)
-    if len(body) > MAX_BODY:
-        body = body[:MAX_BODY].rsplit("\n", 1)[0] + "\n\n… (truncated; see the job log)"
+    state = state_line(plan.dismissed)
+    limit = MAX_BODY - len(state)
+    if len(body) > limit:
+        body = body[:limit].rsplit("\n", 1)[0] + "\n\n… (truncated; see the job log)"
     fps = ",".join(f.fingerprint for f in plan.off_diff)
-    return f"{body}\n\n{SUMMARY_PREFIX} fingerprints={fps} -->"
+    return f"{body}\n\n{state}{chr(10) if state else ''}{SUMMARY_PREFIX} fingerprints={fps} -->"

@@ -6,10 +6,13 @@ Enterprise, and tests on 127.0.0.1, work). API calls made:
   GET   /repos/{o}/{r}/pulls/{n}            base/head commits (fails fast on a bad token)
   GET   /user                               who we are (403 for Actions tokens: then bots are trusted)
   GET   /repos/{o}/{r}/pulls/{n}/files      the patches: which right-side lines take comments
-  GET   /repos/{o}/{r}/pulls/{n}/comments   earlier reviewer comments (hidden markers)
-  GET   /repos/{o}/{r}/pulls/{n}/reviews    earlier reviewer summaries
+  GET   /repos/{o}/{r}/pulls/{n}/comments   earlier reviewer comments (hidden markers) and replies to them
+  GET   /repos/{o}/{r}/pulls/{n}/reviews    earlier reviewer summaries (and the dismissals they remember)
+  GET   /repos/{o}/{r}/collaborators/{login}/permission   may the author of `/reviewer dismiss` dismiss?
   POST  /repos/{o}/{r}/pulls/{n}/reviews    the new review, when there is something new
-  PATCH /repos/{o}/{r}/pulls/comments/{id}  mark a comment whose finding is gone as outdated
+  PATCH /repos/{o}/{r}/pulls/comments/{id}  mark a comment outdated (finding gone) or dismissed
+  POST  /repos/{o}/{r}/pulls/{n}/comments/{id}/replies   "only maintainers can dismiss", once
+  POST  /graphql                            reviewThreads, resolveReviewThread: resolve a dismissed thread
 
 The token is never printed: every API error is reduced to one scrubbed line.
 """
@@ -38,6 +41,19 @@ from reviewer.ci.comments import (
     right_side_from_hunks,
     summary_body,
 )
+from reviewer.ci.dismiss import (
+    Dismissal,
+    Outcome,
+    Reply,
+    Threads,
+    decide,
+    mark_dismissed,
+    merge_state,
+    read_refused,
+    refusal_body,
+    warn,
+    without,
+)
 from reviewer.errors import ReviewerError
 from reviewer.types import Review
 
@@ -47,6 +63,12 @@ PACE_REQUESTS: float | None = 0.25
 PACE_WRITES: float | None = 1.0
 RETRIES = 3
 TIMEOUT = 30
+WRITERS = ("admin", "maintain", "write")  # collaborator permissions that may dismiss a finding
+THREADS_QUERY = """query($owner: String!, $name: String!, $number: Int!, $after: String) {
+  repository(owner: $owner, name: $name) { pullRequest(number: $number) {
+    reviewThreads(first: 100, after: $after) { pageInfo { hasNextPage endCursor }
+      nodes { id isResolved comments(first: 1) { nodes { databaseId } } } } } } }"""
+RESOLVE_MUTATION = "mutation($id: ID!) { resolveReviewThread(input: {threadId: $id}) { thread { id isResolved } } }"
 
 
 @contextmanager
@@ -98,10 +120,13 @@ class GitHubPR:
 
         self.token = token
         self.number = number
+        self.repo_name = repo
         self.gh = Github(auth=Auth.Token(token), base_url=api_url.rstrip("/"), timeout=TIMEOUT,
                          retry=GithubRetry(total=RETRIES) if RETRIES else None,
                          seconds_between_requests=PACE_REQUESTS, seconds_between_writes=PACE_WRITES, lazy=True)
         self.repo = self.gh.get_repo(repo)
+        self._writers: dict[str, bool | None] = {}
+        self._thread_ids: dict[int, tuple[str, bool]] | None = None
         with _api(f"reading pull request #{number}", token):
             self.pull = self.repo.get_pull(number)
             self.base_sha = self.pull.base.sha
@@ -122,8 +147,9 @@ class GitHubPR:
         with _api("listing the pull request's files", self.token):
             return {f.filename: parse_patch(f.patch) for f in self.pull.get_files() if f.patch}
 
-    def existing(self) -> tuple[list[Existing], list[frozenset[str]]]:
-        """reviewer's earlier inline comments and summaries (by marker, from trusted authors)."""
+    def existing(self) -> tuple[list[Existing], list[frozenset[str]], Threads]:
+        """reviewer's earlier inline comments and summaries (by marker, from trusted authors),
+        and around them the replies, the refusals already posted and the remembered dismissals."""
         me = self.me()
 
         def trusted(raw: dict[str, Any]) -> bool:
@@ -132,20 +158,107 @@ class GitHubPR:
 
         comments: list[Existing] = []
         summaries: list[frozenset[str]] = []
+        replies: list[dict[str, Any]] = []
+        threads = Threads()
         with _api("listing review comments", self.token):
             for c in self.pull.get_review_comments():
                 raw = _raw(c)
                 body = str(raw.get("body") or "")
                 fp = read_marker(body)
-                if fp and not raw.get("in_reply_to_id") and trusted(raw):
+                if raw.get("in_reply_to_id"):
+                    if not trusted(raw):
+                        replies.append(raw)
+                    elif (refused := read_refused(body)) is not None:
+                        threads.answered.add(refused)
+                elif fp and trusted(raw):
                     comments.append(Existing(str(raw.get("id")), fp, body, is_outdated(body), {"comment": c}))
+        bodies: list[tuple[str, str]] = []
         with _api("listing reviews", self.token):
             for r in self.pull.get_reviews():
                 raw = _raw(r)
                 listed = read_summary(raw.get("body"))
                 if listed is not None and trusted(raw):
                     summaries.append(listed)
-        return comments, summaries
+                    bodies.append((f"review {raw.get('id')}", str(raw.get("body"))))
+        threads.state = merge_state(bodies)
+        ours = {e.id: e.fingerprint for e in comments}
+        for raw in replies:
+            parent = str(raw.get("in_reply_to_id"))
+            login = (raw.get("user") or {}).get("login")
+            if parent not in ours:
+                continue  # a reply to someone else's comment
+            if not isinstance(login, str) or not login:
+                warn(f"ignoring reply {raw.get('id')}: it has no author")
+                continue
+            threads.replies.append(Reply(str(raw.get("id")), parent, ours[parent], str(raw.get("body") or ""), login,
+                                         None, str(raw.get("created_at") or "")[:40]))
+        return comments, summaries, threads
+
+    def can_write(self, reply: Reply) -> bool | None:
+        """Whether the reply's author has write access (None, after one warning, when GitHub cannot say)."""
+        from github import GithubException
+
+        if reply.login not in self._writers:
+            try:
+                permission = self.repo.get_collaborator_permission(reply.login)
+                self._writers[reply.login] = permission in WRITERS
+            except GithubException as exc:
+                self._writers[reply.login] = False if exc.status == 404 else None
+                if exc.status != 404:
+                    warn(scrub(f"cannot check whether {reply.login} may dismiss findings (HTTP {exc.status}); "
+                               "their /reviewer dismiss is not applied this run", (self.token,)))
+            except (OSError, KeyError, TypeError, ValueError) as exc:
+                self._writers[reply.login] = None
+                warn(scrub(f"cannot check whether {reply.login} may dismiss findings ({type(exc).__name__}); "
+                           "their /reviewer dismiss is not applied this run", (self.token,)))
+        return self._writers[reply.login]
+
+    def dismiss(self, item: Existing, d: Dismissal) -> None:
+        """Mark reviewer's comment dismissed and resolve its review thread (best effort, warns)."""
+        from github import GithubException
+
+        try:
+            body = mark_dismissed(item.body, d)
+            if body != item.body:
+                item.extra["comment"].edit(body)  # type: ignore[attr-defined]
+            thread = self._threads().get(int(item.id))
+            if thread is None:
+                warn(f"could not find the review thread of comment {item.id} to resolve it")
+            elif not thread[1]:
+                self.gh.requester.graphql_query(RESOLVE_MUTATION, {"id": thread[0]})
+        except (GithubException, OSError, KeyError, TypeError, ValueError) as exc:
+            status = getattr(exc, "status", type(exc).__name__)
+            warn(scrub(f"could not resolve the thread of dismissed comment {item.id} ({status})", (self.token,)))
+
+    def _threads(self) -> dict[int, tuple[str, bool]]:
+        """First comment's id -> (review thread id, resolved?), from GraphQL (PyGithub has no REST for it)."""
+        if self._thread_ids is None:
+            owner, name = self.repo_name.split("/", 1)
+            found: dict[int, tuple[str, bool]] = {}
+            after: str | None = None
+            while True:
+                _, data = self.gh.requester.graphql_query(
+                    THREADS_QUERY, {"owner": owner, "name": name, "number": self.number, "after": after})
+                page = data["data"]["repository"]["pullRequest"]["reviewThreads"]
+                for node in page["nodes"]:
+                    first = node["comments"]["nodes"]
+                    if first and isinstance(first[0].get("databaseId"), int):
+                        found[first[0]["databaseId"]] = (str(node["id"]), bool(node["isResolved"]))
+                if not page["pageInfo"]["hasNextPage"]:
+                    break
+                after = page["pageInfo"]["endCursor"]
+            self._thread_ids = found
+        return self._thread_ids
+
+    def refuse(self, reply: Reply) -> None:
+        """Answer a dismiss reply from someone without write access, once (best effort, warns)."""
+        from github import GithubException
+
+        try:
+            self.pull.create_review_comment_reply(int(reply.parent), refusal_body(reply))
+        except (GithubException, OSError, ValueError) as exc:
+            status = getattr(exc, "status", type(exc).__name__)
+            warn(scrub(f"could not answer reply {reply.id} ({status})", (self.token,)))
 
     def post_review(self, payload: dict[str, Any]) -> None:
         with _api("posting the review", self.token):
@@ -205,15 +318,29 @@ def run_github(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> i
         print("reviewer: nothing to review: the pull request's diff is empty", file=sys.stderr)
         return 0
     right = pr.right_side() if pr else right_side_from_hunks(review.hunks)
-    existing, summaries = pr.existing() if pr else ([], [])
-    plan = make_plan(review, right, existing, summaries)
+    existing, summaries, threads = pr.existing() if pr else ([], [], Threads())
+    outcome = decide(threads.replies, threads.state, frozenset(threads.answered), pr.can_write) if pr else Outcome((), ())
+    dismissed = [*threads.state.values(), *outcome.new]
+    review = without(review, dismissed, "pull request")
+    plan = make_plan(review, right, existing, summaries, dismissed, threads.news(outcome))
     payload = review_payload(review, plan, head_sha) if plan.post_summary else None
     planned = {"platform": "github", "repo": repo, "pull": number, "review": payload,
-               "outdated": [{"id": e.id, "fingerprint": e.fingerprint} for e in plan.outdated]}
+               "outdated": [{"id": e.id, "fingerprint": e.fingerprint} for e in plan.outdated],
+               "dismiss": [{"fingerprint": d.fingerprint, "by": d.by, "reason": d.reason} for d in outcome.new],
+               "refuse": [{"reply": r.id, "by": r.login} for r in outcome.refuse]}
     if pr is not None and not args.dry_run:
+        _dismiss(pr, existing, outcome)
         _post(pr, review, plan, payload, existing, summaries)
     write_step_summary(env, summary_body(review, plan, "github"))
     return report_and_exit(args, review, config, planned)
+
+
+def _dismiss(pr: GitHubPR, existing: list[Existing], outcome: Outcome) -> None:
+    by_id = {e.id: e for e in existing}
+    for d in outcome.new:
+        pr.dismiss(by_id[outcome.parents[d.fingerprint]], d)
+    for reply in outcome.refuse:
+        pr.refuse(reply)
 
 
 def _post(pr: GitHubPR, review: Review, plan: Plan, payload: dict[str, Any] | None,
@@ -234,7 +361,7 @@ def _post(pr: GitHubPR, review: Review, plan: Plan, payload: dict[str, Any] | No
         if " HTTP 422 " in cause and payload["comments"]:
             # GitHub refused a position (the PR moved on since the review?): post the findings in the body
             print("reviewer: warning: GitHub refused the inline comments; posting them in the summary", file=sys.stderr)
-            fallback = make_plan(review, {}, existing, summaries)
+            fallback = make_plan(review, {}, existing, summaries, plan.dismissed, plan.post_summary)
             retry = review_payload(review, fallback, payload["commit_id"])
             pr.post_review(retry)
             return

@@ -7,10 +7,12 @@ most GitLab versions do not let write notes). API calls made (under /api/v4):
   GET  /projects/:id/merge_requests/:iid              diff_refs (fails fast on a bad token)
   GET  /user                                          who we are (job tokens: unknown, all markers trusted)
   GET  /projects/:id/merge_requests/:iid/diffs        which new-side lines take comments
-  GET  /projects/:id/merge_requests/:iid/discussions  earlier reviewer threads and summaries
+  GET  /projects/:id/merge_requests/:iid/discussions  earlier reviewer threads, replies in them, summaries
+  GET  /projects/:id/members/all/:user_id             may the author of `reviewer dismiss` dismiss? (Developer+)
   POST /projects/:id/merge_requests/:iid/discussions  one thread per new finding (position on the new line)
   POST /projects/:id/merge_requests/:iid/notes        the summary, when there is something new
-  PUT  .../discussions/:did/notes/:nid, .../discussions/:did?resolved=true   a finding that is gone
+  PUT  .../discussions/:did/notes/:nid, .../discussions/:did?resolved=true   a finding gone or dismissed
+  POST .../discussions/:did/notes                     "only maintainers can dismiss", once
 """
 
 from __future__ import annotations
@@ -38,12 +40,26 @@ from reviewer.ci.comments import (
     right_side_from_hunks,
     summary_body,
 )
+from reviewer.ci.dismiss import (
+    Dismissal,
+    Outcome,
+    Reply,
+    Threads,
+    decide,
+    mark_dismissed,
+    merge_state,
+    read_refused,
+    refusal_body,
+    warn,
+    without,
+)
 from reviewer.errors import ReviewerError
 from reviewer.types import Review
 
 DEFAULT_SERVER = "https://gitlab.com"
 RETRY_TRANSIENT = True  # python-gitlab retries 5xx and 429 with backoff; tests turn it off
 TIMEOUT = 30
+DEVELOPER = 30  # the lowest project access level that may dismiss a finding
 
 
 @contextmanager
@@ -81,6 +97,7 @@ class GitLabMR:
         if not all(self.refs.values()):
             raise ReviewerError(f"merge request !{iid} has no diff yet (diff_refs missing); retry when GitLab has computed it")
         self.old_paths: dict[str, str] = {}
+        self._writers: dict[int, bool | None] = {}
 
     def me(self) -> str | None:
         from gitlab.exceptions import GitlabError
@@ -110,7 +127,12 @@ class GitLabMR:
                 self.old_paths[f["new_path"]] = f.get("old_path") or f["new_path"]
         return out
 
-    def existing(self) -> tuple[list[Existing], list[frozenset[str]]]:
+    def existing(self) -> tuple[list[Existing], list[frozenset[str]], Threads]:
+        """reviewer's threads and summaries (by marker, from its own account), the replies in
+        those threads, the refusals already posted and the dismissals its summaries remember.
+
+        With a job token reviewer cannot tell its own account: markers are trusted as before,
+        but remembered dismissals are not read (each reply is checked again instead)."""
         me = self.me()
 
         def trusted(note: dict[str, Any]) -> bool:
@@ -118,6 +140,8 @@ class GitLabMR:
 
         threads: list[Existing] = []
         summaries: list[frozenset[str]] = []
+        bodies: list[tuple[str, str]] = []
+        around = Threads()
         with _api("listing discussions", self.secrets):
             discussions = self.mr.discussions.list(get_all=True)
         for d in discussions:
@@ -130,9 +154,75 @@ class GitLabMR:
             if fp is not None:
                 threads.append(Existing(str(d.id), fp, body, is_outdated(body),
                                         {"note_id": first.get("id"), "resolved": bool(first.get("resolved"))}))
+                self._replies(d.id, fp, notes[1:], me, around)
             elif (listed := read_summary(body)) is not None:
                 summaries.append(listed)
-        return threads, summaries
+                bodies.append((f"note {first.get('id')}", body))
+        if me is not None:
+            around.state = merge_state(bodies)
+        else:  # a job token: anyone's note could claim to be ours; replies are checked again each run
+            around.unsure = set(merge_state(bodies))
+        return threads, summaries, around
+
+    @staticmethod
+    def _replies(did: str, fp: str, notes: list[Any], me: str | None, around: Threads) -> None:
+        for note in notes:
+            if not isinstance(note, dict) or note.get("system"):
+                continue
+            author = note.get("author") or {}
+            body = str(note.get("body") or "")
+            if (me is None or author.get("username") == me) and (refused := read_refused(body)) is not None:
+                around.answered.add(refused)
+            elif author.get("username") != me or me is None:
+                if not isinstance(author.get("id"), int) or not author.get("username"):
+                    warn(f"ignoring note {note.get('id')}: it has no author")
+                    continue
+                around.replies.append(Reply(str(note.get("id")), str(did), fp, body, str(author["username"]),
+                                            author["id"], str(note.get("created_at") or "")[:40]))
+
+    def can_write(self, reply: Reply) -> bool | None:
+        """Whether the reply's author is a project member at Developer or above (None, after one warning, when unknown)."""
+        from gitlab.exceptions import GitlabError
+
+        uid = reply.user_id or 0
+        if uid not in self._writers:
+            try:
+                level = self.project.members_all.get(uid).attributes.get("access_level")
+                self._writers[uid] = isinstance(level, int) and level >= DEVELOPER
+            except GitlabError as exc:
+                self._writers[uid] = False if exc.response_code == 404 else None
+                if exc.response_code != 404:
+                    warn(scrub(f"cannot check whether {reply.login} may dismiss findings (HTTP {exc.response_code}); "
+                               "their dismiss reply is not applied this run", self.secrets))
+            except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                self._writers[uid] = None
+                warn(scrub(f"cannot check whether {reply.login} may dismiss findings ({type(exc).__name__}); "
+                           "their dismiss reply is not applied this run", self.secrets))
+        return self._writers[uid]
+
+    def dismiss(self, item: Existing, d: Dismissal) -> None:
+        """Mark reviewer's thread dismissed and resolve it (best effort, warns)."""
+        from gitlab.exceptions import GitlabError
+
+        try:
+            body = mark_dismissed(item.body, d)
+            if body != item.body:
+                self.mr.discussions.get(item.id, lazy=True).notes.update(str(item.extra["note_id"]), {"body": body})
+            if not item.extra.get("resolved"):
+                self.mr.discussions.update(item.id, {"resolved": True})
+        except (GitlabError, OSError) as exc:
+            code = getattr(exc, "response_code", type(exc).__name__)
+            warn(scrub(f"could not resolve dismissed discussion {item.id} ({code})", self.secrets))
+
+    def refuse(self, reply: Reply) -> None:
+        """Answer a dismiss reply from someone below Developer, once (best effort, warns)."""
+        from gitlab.exceptions import GitlabError
+
+        try:
+            self.mr.discussions.get(reply.parent, lazy=True).notes.create({"body": refusal_body(reply)})
+        except (GitlabError, OSError, ValueError) as exc:
+            code = getattr(exc, "response_code", type(exc).__name__)
+            warn(scrub(f"could not answer note {reply.id} ({code})", self.secrets))
 
     def position(self, p: Placement) -> dict[str, Any]:
         pos: dict[str, Any] = {"position_type": "text", **self.refs, "new_path": p.finding.path,
@@ -196,16 +286,26 @@ def run_gitlab(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> i
         print("reviewer: nothing to review: the merge request's diff is empty", file=sys.stderr)
         return 0
     right = mr.right_side() if mr else right_side_from_hunks(review.hunks)
-    existing, summaries = mr.existing() if mr else ([], [])
-    plan = make_plan(review, right, existing, summaries)
+    existing, summaries, around = mr.existing() if mr else ([], [], Threads())
+    outcome = decide(around.replies, around.state, frozenset(around.answered), mr.can_write) if mr else Outcome((), ())
+    dismissed = [*around.state.values(), *outcome.new]
+    review = without(review, dismissed, "merge request")
+    plan = make_plan(review, right, existing, summaries, dismissed, around.news(outcome))
     if mr is not None and not args.dry_run:
+        by_id = {e.id: e for e in existing}
+        for d in outcome.new:
+            mr.dismiss(by_id[outcome.parents[d.fingerprint]], d)
+        for reply in outcome.refuse:
+            mr.refuse(reply)
         plan = _post(mr, review, plan)
     planned = {"platform": "gitlab", "project": project, "merge_request": iid,
                "discussions": [{"body": comment_body(p, "gitlab"), "position": mr.position(p) if mr else
                                 {"new_path": p.finding.path, "new_line": p.start, "old_line": p.old_line}}
                                for p in plan.inline],
                "summary": summary_body(review, plan, "gitlab") if plan.post_summary else None,
-               "resolve": [{"discussion": e.id, "fingerprint": e.fingerprint} for e in plan.outdated]}
+               "resolve": [{"discussion": e.id, "fingerprint": e.fingerprint} for e in plan.outdated],
+               "dismiss": [{"fingerprint": d.fingerprint, "by": d.by, "reason": d.reason} for d in outcome.new],
+               "refuse": [{"note": r.id, "by": r.login} for r in outcome.refuse]}
     return report_and_exit(args, review, config, planned)
 
 

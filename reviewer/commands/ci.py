@@ -24,6 +24,8 @@ The diff defaults to the request's own: merge-base(base, head)..head, by commit 
 (fetch the history, e.g. actions/checkout with fetch-depth: 0, or GIT_DEPTH: 0).
 Re-runs do not repeat comments: each carries a hidden fingerprint marker; comments
 whose finding is gone are marked outdated (GitHub) or resolved (GitLab).
+A reply "/reviewer dismiss REASON" (GitLab: "reviewer dismiss REASON") from someone
+with write access hides that finding for the rest of the request.
 
 exit status: 0 no finding at or above --fail-on, 1 findings at or above it,
 2 usage, input or API error.
