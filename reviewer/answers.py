@@ -117,10 +117,12 @@ def _same_code(a: str, b: str) -> bool:
 
 
 def merge_duplicates(findings: list[Finding]) -> list[Finding]:
-    """One finding per fingerprint, keeping the most severe; order by path, line."""
+    """One finding per position (path, category, title, line: `position_fingerprint`), keeping
+    the most severe; order by path, line. Not the content fingerprint: two findings on two
+    identical lines stay two."""
     best: dict[str, Finding] = {}
     for f in findings:
-        prev = best.get(f.fingerprint)
+        prev = best.get(f.position_fingerprint)
         if prev is None or f.severity.rank > prev.severity.rank:
-            best[f.fingerprint] = f
+            best[f.position_fingerprint] = f
     return sorted(best.values(), key=lambda f: (f.path, f.line, -f.severity.rank, f.title))

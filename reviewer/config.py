@@ -90,6 +90,16 @@ class Config:
     # Also write and run tests of the changed functions (reviewer.testgen.evidence): minutes, not
     # seconds, so `reviewer review`, `eval` and `ci` honour it and the commit hook does not.
     run_tests: bool = False
+    # Noise the developer controls (reviewer.noise, docs/noise.md): the committed baseline of
+    # dismissed findings, `reviewer: ignore` comments, and a cap on findings per run / per file
+    # (0 = no cap), the most severe and best-evidenced kept.
+    baseline: bool = True
+    inline_ignores: bool = True
+    report_unused_ignores: bool = False
+    max_findings: int = 0
+    max_findings_per_file: int = 0
+    # Where the run started (set by the front end, not a setting): the baseline is found from here.
+    cwd: Path | None = None
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -170,7 +180,19 @@ _CONVERTERS: dict[str, Any] = {
     "hook_policy": lambda v: _choice(v, ("fail-open", "fail-closed")),
     "secrets": lambda v: _choice(v, SECRETS_POLICIES),
     "run_tests": _to_bool,
+    "baseline": _to_bool,
+    "inline_ignores": _to_bool,
+    "report_unused_ignores": _to_bool,
+    "max_findings": lambda v: _count(v, "max_findings"),
+    "max_findings_per_file": lambda v: _count(v, "max_findings_per_file"),
 }
+
+
+def _count(v: Any, name: str) -> int:
+    n = int(v)
+    if n < 0:
+        raise ValueError(f"{name} must be 0 (no limit) or more, got {v!r}")
+    return n
 
 
 def _fraction(v: Any, name: str) -> float:

@@ -47,6 +47,18 @@ def add_review_args(p: argparse.ArgumentParser) -> None:
                      "drops real findings as fast as false ones; see docs/quality.md)")
     out.add_argument("-q", "--quiet", action="store_true", default=None, help="no progress display")
 
+    noise = p.add_argument_group("noise (docs/noise.md)")
+    noise.add_argument("--no-baseline", dest="baseline", action="store_false", default=None,
+                       help="also show findings dismissed in .reviewer-baseline.json (see `reviewer baseline`)")
+    noise.add_argument("--no-inline-ignores", dest="inline_ignores", action="store_false", default=None,
+                       help="also show findings hidden by `reviewer: ignore[...]` comments in the code")
+    noise.add_argument("--report-unused-ignores", action="store_true", default=None,
+                       help="warn about `reviewer: ignore` comments on changed lines that hide nothing")
+    noise.add_argument("--max-findings", type=int, metavar="N",
+                       help="report at most N findings, the most severe and best-evidenced first (default 0 = all)")
+    noise.add_argument("--max-findings-per-file", type=int, metavar="N",
+                       help="report at most N findings per file (default 0 = all)")
+
     model = p.add_argument_group("model")
     model.add_argument("--model", metavar="NAME|PATH", help="registry name (see `reviewer models list`) or a .gguf path")
     model.add_argument("--backend", metavar="NAME", help="llama (in-process, default) or openai (a server of yours)")
@@ -93,7 +105,8 @@ def set_help(p: argparse.ArgumentParser, dest: str, text: str) -> None:
 def flags(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     """The command-line settings, as `reviewer.config.load_config` takes them (None = not given)."""
     names = ("fail_on", "categories", "min_severity", "min_confidence", "quiet", "model", "backend", "base_url",
-             "n_gpu_layers", "threads", "ctx", "chat_format", "parallel", "cache", "cache_dir", "analyzers", "secrets", "run_tests")
+             "n_gpu_layers", "threads", "ctx", "chat_format", "parallel", "cache", "cache_dir", "analyzers", "secrets", "run_tests",
+             "baseline", "inline_ignores", "report_unused_ignores", "max_findings", "max_findings_per_file")
     out = {n: getattr(args, n, None) for n in names}
     out["timeout"] = getattr(args, "server_timeout", None)  # `reviewer tests` has its own --timeout (per test)
     out.update(extra)
@@ -105,7 +118,8 @@ def load_config(args: argparse.Namespace, cwd: Path, env: Mapping[str, str] | No
     from reviewer.config import load_config as load
 
     config_file = getattr(args, "config", None)
-    return load(cwd, os.environ if env is None else env, flags(args, **extra), Path(config_file) if config_file else None)
+    config = load(cwd, os.environ if env is None else env, flags(args, **extra), Path(config_file) if config_file else None)
+    return config.replace(cwd=cwd)
 
 
 def open_session(args: argparse.Namespace, cwd: Path, env: Mapping[str, str] | None = None,

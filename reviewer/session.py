@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -29,11 +30,13 @@ from typing_extensions import Self
 
 from reviewer import backends
 from reviewer.analyzers import analyze
+from reviewer.anchors import anchor_findings
 from reviewer.cache import ResultCache, open_result_cache
 from reviewer.config import Config
 from reviewer.diff import DiffSource, parse_diff, read_diff
 from reviewer.errors import ModelUnavailable, ReviewerError
 from reviewer.grounding import FileFacts
+from reviewer.noise import apply_noise
 from reviewer.pipeline import HunkResult, NoProgress, Progress, review_hunks, run_review
 from reviewer.secrets import drop_placeholder_suggestions, guard, guard_without_redaction
 from reviewer.types import Finding, Hunk, ParsedDiff, Review, exit_status
@@ -123,7 +126,7 @@ class ReviewSession:
 
     def analyze(self, parsed: ParsedDiff) -> tuple[Finding, ...]:
         """The analyzers' findings (hints for the model), cached; none with analyzers off."""
-        return analyze(parsed, self.cache) if self.config.analyzers else ()
+        return anchor_findings(analyze(parsed, self.cache), parsed) if self.config.analyzers else ()
 
     def review(self, parsed: ParsedDiff, progress: ProgressFactory | None = None,
                tree: TreeSpec | None = None, say: Say | None = None) -> Review:
@@ -142,6 +145,7 @@ class ReviewSession:
         findings (reviewer.testgen.evidence); `say` gets their progress lines (default:
         stderr unless quiet).
         """
+        original = parsed  # anchors and `reviewer: ignore` comments are read from the code, not its redaction
         parsed, redacted = guard(parsed, self.config, self.warn)
         backend = self.backend
         shown: Progress = progress(backend.info.name) if progress is not None else NoProgress()
@@ -156,7 +160,12 @@ class ReviewSession:
             raise ModelUnavailable(str(exc)) from exc
         except (MemoryError, RuntimeError, OSError) as exc:  # a native engine failing without a ReviewerError
             raise ModelUnavailable(f"model {backend.info.name} failed: {type(exc).__name__}: {exc}") from exc
-        return drop_placeholder_suggestions(review) if redacted else review
+        review = drop_placeholder_suggestions(review) if redacted else review
+        return self.quieted(replace(review, findings=anchor_findings(review.findings, original)), original)
+
+    def quieted(self, review: Review, parsed: ParsedDiff) -> Review:
+        """`review` less what the baseline, `reviewer: ignore` comments and the budget hide (reviewer.noise)."""
+        return apply_noise(review, parsed, self.config, self.warn)
 
     def _with_tests(self, review: Review, parsed: ParsedDiff, tree: TreeSpec, redacted: bool,
                     say: Say | None) -> Review:
@@ -179,8 +188,10 @@ class ReviewSession:
         cache = open_result_cache(self.config.cache_dir, self.config.cache)
         try:
             job_cache = _WriteOnly(cache) if (refresh and cache is not None) else cache
-            yield from review_hunks(hunks, backend or self.backend, self.config, job_cache,  # type: ignore[arg-type]
-                                    NoProgress(), hints, facts)
+            view = ParsedDiff(hunks, sources=facts.sources)
+            for result in review_hunks(hunks, backend or self.backend, self.config, job_cache,  # type: ignore[arg-type]
+                                       NoProgress(), hints, facts):
+                yield replace(result, findings=anchor_findings(result.findings, view))
         finally:
             if cache is not None:
                 cache.close()

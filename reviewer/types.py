@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -131,6 +132,11 @@ class Finding:
     # How sure the model was that this change has a problem (0..1; see backends/greedy.py);
     # None for analyzers and for backends that cannot tell.
     confidence: float | None = None
+    # The flagged line(s) as the new file has them, and the name of the enclosing def/class
+    # ("" at top level): filled by reviewer.anchors when the review is made; they make the
+    # fingerprint survive lines inserted above. Not part of the JSON report.
+    anchor: str = field(default="", compare=False)
+    scope: str = field(default="", compare=False)
 
     def is_unsure(self, min_confidence: float) -> bool:
         """Less sure than `min_confidence` (the --min-confidence filter); a finding
@@ -139,12 +145,25 @@ class Finding:
 
     @property
     def fingerprint(self) -> str:
-        """Stable identity for dedupe, baselines and re-posted CI comments.
+        """Stable identity for baselines, inline-ignore bookkeeping and re-posted CI comments (16 hex).
 
-        Built from the path, category, title and line: the same finding on the same
-        line keeps its identity across runs. Lines inserted above it change it (a
-        dismissed finding then comes back) — anchoring on the line's text is a TODO.
+        Anchored on content, not position: the path, the category, the enclosing definition
+        (`scope`), the flagged code (`anchor`, whitespace-normalised) and the title's class
+        (`title_class`). Lines inserted above keep it; editing the flagged line, moving it
+        to another function or renaming the file change it (then it is a new finding).
+        Without an anchor (a Finding made by hand, outside the pipeline) it is the old
+        position-based `position_fingerprint`.
         """
+        if not self.anchor:
+            return self.position_fingerprint
+        code = normalize_code(self.anchor)
+        basis = f"v2\0{self.path}\0{self.category.value}\0{self.scope}\0{code}\0{title_class(self.title, self.message)}"
+        return hashlib.sha256(basis.encode()).hexdigest()[:16]
+
+    @property
+    def position_fingerprint(self) -> str:
+        """The fingerprint before content anchoring (path, category, title, line): what baselines
+        written by older versions hold, matched for them, and the key duplicates merge on."""
         basis = f"{self.path}\0{self.category.value}\0{self.title.strip().lower()}\0{self.line}"
         return hashlib.sha256(basis.encode()).hexdigest()[:16]
 
@@ -199,6 +218,9 @@ class Stats:
     skipped: tuple[SkippedFile, ...] = ()
     dropped_findings: int = 0
     unreadable_answers: int = 0  # model answers that were not the JSON asked for (their hunk has no findings)
+    hidden_by_baseline: int = 0  # findings .reviewer-baseline.json dismissed (reviewer.noise)
+    hidden_by_inline: int = 0  # findings a `reviewer: ignore` comment hides
+    over_budget: int = 0  # findings left out by max_findings / max_findings_per_file
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -211,6 +233,9 @@ class Stats:
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "dropped_findings": self.dropped_findings,
             "unreadable_answers": self.unreadable_answers,
+            "hidden_by_baseline": self.hidden_by_baseline,
+            "hidden_by_inline": self.hidden_by_inline,
+            "over_budget": self.over_budget,
         }
 
 
@@ -258,6 +283,55 @@ class Completion:
     # How sure the model was that the change has a problem (0..1), where the backend can
     # read it from the token probabilities (greedy.py); None elsewhere.
     confidence: float | None = None
+
+
+# Claims the small model words many ways, each reduced to one class (first match wins; the
+# title is tried before the message). Order matters: the specific before the general.
+_TITLE_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(rx)) for name, rx in (
+    ("sql-injection", r"\bsql\b|\bquer(y|ies)\b.*(format|interpolat|concat|inject|f-string)|injection.*\bquer"),
+    ("command-injection", r"\bshell\b|command injection|os\.system|subprocess|\bpopen\b"),
+    ("code-injection", r"\beval\b|\bexec\b|code injection"),
+    ("path-traversal", r"path traversal|directory traversal|\.\./"),
+    ("xss", r"\bxss\b|cross.site scripting|\bhtml\b.*(escap|inject)|innerhtml"),
+    ("deserialization", r"deserializ|\bpickle\b|yaml\.load|\bmarshal\b"),
+    ("secret", r"hard.?coded|secret|password|credential|api.?key|\btoken\b"),
+    ("weak-crypto", r"\bmd5\b|\bsha-?1\b|weak (hash|crypt|random)|insecure random|\brandom\b"),
+    ("tls", r"\btls\b|\bssl\b|certificate|verify\s*=\s*false"),
+    ("none", r"\bnone\b|\bnull\b|\bnil\b|attributeerror|nonetype"),
+    ("exception", r"\bexcept\b|exception|\berror handling\b|swallow"),
+    ("division", r"divi(de|sion) by zero|zerodivision"),
+    ("bounds", r"off.by.one|out of (range|bounds)|\bindex\b|indexerror|\bbounds\b"),
+    ("resource", r"\bleak|not closed|\bclose\b|context manager|\bwith\b statement"),
+    ("concurrency", r"race|\block\b|thread|concurren|deadlock"),
+    ("mutable-default", r"mutable default|default argument"),
+    ("loop", r"\bloop|quadratic|o\(n\^?2\)|\bn\s*\+\s*1\b|repeated(ly)?\b|inefficien|\bsum\(\)"),
+    ("unused", r"\bunused\b|never used|dead code|unreachable"),
+    ("naming", r"\bnam(e|ing)\b|camel|snake.?case"),
+    ("docs", r"docstring|\bcomment\b|documentation"),
+    ("typing", r"type (hint|annotation)|\btyping\b"),
+    ("format", r"line too long|whitespace|indent|format"),
+))
+
+
+def normalize_code(text: str) -> str:
+    """Code as fingerprints compare it: blank lines dropped, each line's whitespace collapsed
+    (re-indenting a line, e.g. into an `if`, keeps its identity)."""
+    return "\n".join(" ".join(part.split()) for part in text.splitlines() if part.strip())
+
+
+def title_class(title: str, message: str = "") -> str:
+    """The kind of claim a finding makes, robust to the model rewording it ("SQL built with
+    string formatting" and "Possible SQL injection via f-string" are both `sql-injection`).
+
+    Re-asked after an edit above, the 1.5B model often rewords the same claim, so a word
+    set would change; the class does not. A claim no class covers is "" (the category
+    alone): two such claims of one category on the same code are one thing to dismiss.
+    """
+    for text in (title.lower(), message.lower()):
+        for name, pattern in _TITLE_CLASSES:
+            if pattern.search(text):
+                return name
+    return ""
 
 
 def exit_status(findings: Iterable[Finding], fail_on: Severity | None) -> int:

@@ -87,14 +87,27 @@ def test_without_removes_an_entry() -> None:
     ("{not json", "not valid JSON"),
     ('{"version": 1}', 'no "findings" list'),
     ('{"version": 2, "findings": []}', "version 2"),
-    ('{"version": 1, "findings": [{"path": "a.py", "line": 1}]}', "entry 1"),
-    ('{"version": 1, "findings": [{"fingerprint": "x", "path": "a.py", "line": "1"}]}', "entry 1"),
 ])
 def test_unreadable_baseline_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / BASELINE_NAME
     path.write_text(text)
     with pytest.raises(ReviewerError, match=message):
         load_baseline(path)
+
+
+@pytest.mark.parametrize("text", [
+    '{"version": 1, "findings": [{"path": "a.py", "line": 1}]}',
+    '{"version": 1, "findings": [{"fingerprint": "x", "path": "a.py", "line": "1"}]}',
+])
+def test_unreadable_entry_is_a_problem_and_kept_on_rewrite(tmp_path: Path, text: str) -> None:
+    """A hand-edited entry this version cannot read is reported, not fatal, and written back as it was."""
+    path = tmp_path / BASELINE_NAME
+    path.write_text(text)
+    baseline = load_baseline(path)
+    assert len(baseline) == 0 and len(baseline.problems) == 1 and "entry 1" in baseline.problems[0]
+    save_baseline(path, baseline.with_finding(make_finding(), "ok"))
+    again = json.loads(path.read_text())
+    assert json.loads(text)["findings"][0] in again["findings"] and len(again["findings"]) == 2
 
 
 def test_hand_written_entry_with_only_the_essentials_loads(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
-from reviewer.commands import ci, evaluate, history, hook, models, review, tests, tui
+from reviewer.commands import baseline, ci, evaluate, history, hook, models, review, tests, tui
 
 
 class Command(Protocol):
@@ -26,6 +26,7 @@ class Command(Protocol):
 # Order is the order of `reviewer --help`.
 COMMANDS: dict[str, ModuleType] = {
     "review": review,
+    "baseline": baseline,
     "models": models,
     "eval": evaluate,
     "history": history,

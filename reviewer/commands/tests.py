@@ -57,9 +57,9 @@ def _exit_on_sigterm() -> Any:
 def run(args: argparse.Namespace, cwd: Path) -> int:
     """ReviewerError propagates (the CLI prints it, exit 2)."""
     from reviewer.sinks.tests import render_json, render_text, to_review
+    from reviewer.testgen.origin import project_python, tree_spec
     from reviewer.testgen.sandbox import Limits
     from reviewer.testgen.suggestions import Options, TestgenSession
-    from reviewer.testgen.origin import project_python, tree_spec
     from reviewer.testgen.write import write_file, write_tests
 
     if args.include_regressions and args.write is None:

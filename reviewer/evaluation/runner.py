@@ -112,7 +112,9 @@ def eval_session(config: Config, backend: Backend | None = None, cache: ResultCa
                  ) -> ReviewSession:
     """The session cases are reviewed in: every finding kept, whatever its confidence
     (`review_case` applies `config.min_confidence` itself and keeps the rest as "unsure")."""
-    return ReviewSession(config.replace(min_confidence=0.0), backend=backend, cache=cache)
+    # an eval measures the model: no baseline, inline ignores or budget hides what it found (docs/noise.md)
+    return ReviewSession(config.replace(min_confidence=0.0, baseline=False, inline_ignores=False, max_findings=0,
+                                        max_findings_per_file=0), backend=backend, cache=cache)
 
 
 def _silent(message: str) -> None:

@@ -11,8 +11,14 @@ from reviewer.types import Review, Severity
 
 def render(review: Review, color: bool = False, fail_on: Severity | None = None) -> str:
     findings = sorted(review.findings, key=lambda f: (f.path, f.line, -f.severity.rank, f.title))
+    stats = review.stats
+    hidden = []
+    if stats.hidden_by_baseline or stats.hidden_by_inline:
+        hidden.append(f"{stats.hidden_by_baseline} hidden by the baseline, {stats.hidden_by_inline} by inline ignores")
+    if stats.over_budget:
+        hidden.append(f"{stats.over_budget} left out by the findings budget")
     if not findings:
-        return ""
+        return "".join(f"reviewer: {h}\n" for h in hidden)
     lines = [f"{f.path}:{f.line}: {f.severity.value} {f.category.value}: {f.title}" for f in findings]
     counts = {sev: sum(f.severity.value == sev for f in findings) for sev in ("high", "medium", "low")}
     detail = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n)
@@ -21,8 +27,7 @@ def render(review: Review, color: bool = False, fail_on: Severity | None = None)
     if fail_on is not None:
         blocking = sum(f.severity.rank >= fail_on.rank for f in findings)
         summary += f"; {blocking} at or above fail-on {fail_on.value}"
-    stats = review.stats
     summary += f" · {stats.hunks} hunk{'s' if stats.hunks != 1 else ''} reviewed"
     if stats.cached:
         summary += f" ({stats.cached} cached)"
-    return "\n".join(lines) + "\n" + summary + "\n"
+    return "\n".join(lines) + "\n" + summary + "".join(f"; {h}" for h in hidden) + "\n"

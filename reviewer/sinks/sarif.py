@@ -199,7 +199,8 @@ def _result(f: Finding, rid: str, index: int, lines: dict[tuple[str, int], str],
         "message": {"text": text, "markdown": markdown},
         "locations": [{"physicalLocation": {"artifactLocation": _artifact(f.path), "region": _region(f, lines)}}],
         "partialFingerprints": {"primaryLocationLineHash": hashes.get((f.path, f.line), f"{f.fingerprint}:1")},
-        "fingerprints": {"reviewer/v1": f.fingerprint},
+        # v2: anchored on the flagged code, not its line (docs/noise.md); v1 held a position-based one
+        "fingerprints": {"reviewer/v2": f.fingerprint},
         "properties": {"category": f.category.value, "severity": f.severity.value, "source": f.source},
     }
     if f.suggestion:

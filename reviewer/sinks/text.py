@@ -62,6 +62,18 @@ def _finding(console: Console, f: Finding, source: dict[tuple[str, int], str]) -
     console.print()
 
 
+def noise_lines(review: Review) -> list[str]:
+    """What the baseline, inline ignores and the budget hid (reviewer.noise): counted, never silent."""
+    s = review.stats
+    out = []
+    if s.hidden_by_baseline or s.hidden_by_inline:
+        out.append(f"{s.hidden_by_baseline} hidden by the baseline, {s.hidden_by_inline} by inline ignores "
+                   "(--no-baseline / --no-inline-ignores shows them)")
+    if s.over_budget:
+        out.append(f"{s.over_budget} more left out by the findings budget (--max-findings, --max-findings-per-file)")
+    return out
+
+
 def summary_line(review: Review) -> str:
     s = review.stats
     by_sev = Counter(f.severity.value for f in review.findings)
@@ -98,5 +110,7 @@ def render(review: Review, color: bool = False, fail_on: Severity | None = None)
                            "for): those hunks have no model findings", style="yellow"))
     if review.stats.dropped_findings:
         console.print(Text(f"dropped {review.stats.dropped_findings} model finding(s) not on an added line of the diff", style="dim"))
+    for line in noise_lines(review):
+        console.print(Text(line, style="dim"))
     console.print(Text(summary_line(review), style="bold"))
     return re.sub(r"[ \t]+\n", "\n", buf.getvalue())  # rich pads wrapped lines

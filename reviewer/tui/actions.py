@@ -82,7 +82,8 @@ class ReviewActions:
                 return
             try:  # re-read: another session may have dismissed something since
                 on_disk = load_baseline(self.baseline_file)
-                updated = Baseline({**self.session.baseline.entries, **on_disk.entries}).with_finding(f, reason)
+                updated = Baseline({**self.session.baseline.entries, **on_disk.entries}, on_disk.extra,
+                                   on_disk.unparsed).with_finding(f, reason)
                 save_baseline(self.baseline_file, updated)
             except ReviewerError as exc:
                 self.notify(str(exc), title="not dismissed", severity="error", timeout=10)
