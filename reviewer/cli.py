@@ -68,6 +68,9 @@ def _add_review_args(p: argparse.ArgumentParser) -> None:
                      "0..1 (read from its token probabilities; default 0 = keep all: measured, a higher value "
                      "drops real findings as fast as false ones; see README, Measuring quality)")
     out.add_argument("-q", "--quiet", action="store_true", default=None, help="no progress display")
+    p.add_argument("--unsafe-no-sandbox", action="store_true", default=None,
+                   help="with --run-tests / `reviewer tests`: run the generated tests on this machine, unsandboxed, "
+                   "where no sandbox works (bubblewrap or user namespaces); they are model-written code (docs/tests.md)")
 
     model = p.add_argument_group("model")
     model.add_argument("--model", metavar="NAME|PATH", help="registry name (see `reviewer models list`) or a .gguf path")
@@ -170,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
     names = ("fail_on", "categories", "min_severity", "min_confidence", "quiet", "model", "backend", "base_url",
-             "n_gpu_layers", "threads", "ctx", "parallel", "cache", "cache_dir", "analyzers", "secrets", "run_tests")
+             "n_gpu_layers", "threads", "ctx", "parallel", "cache", "cache_dir", "analyzers", "secrets", "run_tests",
+             "unsafe_no_sandbox")
     flags = {n: getattr(args, n, None) for n in names}
     flags["timeout"] = getattr(args, "server_timeout", None)  # `reviewer tests` has its own --timeout (per test)
     return flags

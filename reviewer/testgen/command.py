@@ -58,8 +58,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    help="with --write, also write the regression-revealing tests, marked xfail(strict=True)")
     g.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="time limit per test (default 10)")
     g.add_argument("--memory", type=int, default=2048, metavar="MB", help="address-space limit for the tests (default 2048)")
-    g.add_argument("--python", metavar="PATH", help="interpreter that runs the tests (needs pytest); default: the project's .venv/bin/python or "
-                   "venv/bin/python when it has pytest, else reviewer's own")
+    g.add_argument("--python", metavar="PATH", help="interpreter that runs the tests, inside the sandbox (needs pytest), "
+                   "e.g. the project's .venv/bin/python; default: the tests_python setting, else reviewer's own. "
+                   "A repository's .venv is never used unless named here or in tests_python")
+    g.add_argument("--explain-sandbox", action="store_true",
+                   help="print the sandbox the tests would run in on this machine (mechanism, limits) and exit")
     g.add_argument("--max-functions", type=int, default=8, metavar="N", help="functions to write tests for (default 8)")
     g.add_argument("--no-run", dest="execute", action="store_false", help="only generate: do not run anything")
     g.add_argument("--no-code", dest="show_code", action="store_false", help="text format: do not print the tests' code")
@@ -100,21 +103,17 @@ def tree_spec(args: argparse.Namespace, cwd: Path) -> TreeSpec:
     return TreeSpec("index", root)
 
 
-def project_python(root: Path | None) -> str | None:
-    """The project's own virtualenv interpreter (.venv/ or venv/), when it has pytest; else None."""
-    if root is None:
+def tests_python(flag: str | None, config: Any, root: Path | None) -> str | None:
+    """The interpreter named for the tests: --python (relative to the working directory), else the
+    tests_python setting (relative to the repository); None: reviewer's own. Never probed on the host:
+    it only ever runs inside the sandbox."""
+    if flag:
+        return str(Path(flag).expanduser().absolute())
+    named = getattr(config, "tests_python", None)
+    if not named:
         return None
-    for venv in (".venv", "venv"):
-        python = root / venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-        if python.is_file():
-            try:
-                probe = subprocess.run([str(python), "-c", "import pytest"], capture_output=True, timeout=30,
-                                       env={"PATH": os.environ.get("PATH", os.defpath)}, check=False)
-            except (OSError, subprocess.SubprocessError):
-                continue
-            if probe.returncode == 0:
-                return str(python)
-    return None
+    path = Path(named).expanduser()
+    return str(path if path.is_absolute() or root is None else root / path)
 
 
 def _exit_on_sigterm() -> Any:
@@ -138,14 +137,24 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
     from reviewer.testgen.sandbox import Limits
     from reviewer.testgen.suggestions import Options, TestgenSession
 
+    if getattr(args, "explain_sandbox", False):
+        from reviewer.testgen.isolation import explain
+
+        print(explain())
+        return 0
     if args.include_regressions and args.write is None:
         raise ReviewerError("--include-regressions only applies with --write")
     config = load_config(cwd, os.environ, _flags(args), Path(args.config) if args.config else None)
     parsed = parse_source(_diff_source(args), cwd, config, sys.stdin.buffer)
     spec = tree_spec(args, cwd)
     limits = Limits(test_timeout=args.timeout, memory_mb=args.memory)
-    python = args.python or project_python(spec.root)
-    options = Options(limits=limits, python=python, max_functions=args.max_functions, execute=args.execute)
+    python = tests_python(args.python, config, spec.root)
+    options = Options(limits=limits, python=python, max_functions=args.max_functions, execute=args.execute,
+                      unsafe_no_sandbox=config.unsafe_no_sandbox)
+    if args.execute:
+        from reviewer.testgen.sandbox import ensure_runnable
+
+        ensure_runnable(config.unsafe_no_sandbox)
     say = (lambda m: print(f"reviewer: {m}", file=sys.stderr)) if not config.quiet else None
     from reviewer.secrets import guard_without_redaction
 
@@ -363,4 +372,4 @@ def write_tests(session: TestgenSession, result: TestgenResult, root: Path, dest
     return written
 
 
-__all__ = ["add_parser", "build_file", "render_json", "render_text", "run", "to_review", "tree_spec", "write_tests"]
+__all__ = ["add_parser", "build_file", "render_json", "render_text", "run", "tests_python", "to_review", "tree_spec", "write_tests"]

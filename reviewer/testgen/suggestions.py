@@ -22,6 +22,7 @@ from reviewer.testgen.sandbox import (
     TestRecord,
     TreeSpec,
     materialize,
+    ensure_runnable,
     network_isolation,
     run_pytest,
     write_files,
@@ -37,7 +38,8 @@ class Options:
     """How tests are generated and run."""
 
     limits: Limits = field(default_factory=Limits)
-    python: str | None = None  # interpreter for the tests (needs pytest); default: the one running reviewer
+    python: str | None = None  # interpreter for the tests (needs pytest), run inside the sandbox; default: reviewer's own
+    unsafe_no_sandbox: bool = False  # where no sandbox works, run the tests on the host anyway (else: refused)
     max_functions: int = 8
     max_tokens: int = gen.MAX_TOKENS
     repair: bool = True
@@ -209,7 +211,7 @@ class TestgenSession:
         if old:
             write_files(self.tree, {f.path: "\n".join(f.old) + "\n" for f in self._files if f.old is not None})
         try:
-            return run_pytest(self.tree, files, limits, self.options.python, self.dir)
+            return run_pytest(self.tree, files, limits, self.options.python, self.dir, self.options.unsafe_no_sandbox)
         finally:
             if old:
                 write_files(self.tree, {f.path: "\n".join(f.new) + "\n" for f in self._files if f.old is not None})
@@ -244,8 +246,11 @@ class TestgenSession:
         for fn in functions[self.options.max_functions:]:
             stats.skipped.append((fn.target, f"over the limit of {self.options.max_functions} functions"))
         functions = functions[: self.options.max_functions]
+        if self.spec is not None and self.options.execute:
+            ensure_runnable(self.options.unsafe_no_sandbox)  # refused before any model time is spent
         self._prepare(self._files)
-        stats.isolation = network_isolation(self.options.limits) if self.tree is not None else "not run"
+        stats.isolation = network_isolation(self.options.limits, self.options.unsafe_no_sandbox) \
+            if self.tree is not None else "not run"
         if self.tree is not None:
             functions = self._importable(functions, stats, say)
 
