@@ -149,7 +149,19 @@ def main():
         while queue and len(running) < int(config.get("parallel", 1)):
             unit = queue.pop(0)
             r, w = os.pipe()
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:  # out of processes (a test's fork bomb): try again once some have ended
+                os.close(r)
+                os.close(w)
+                queue.insert(0, unit)
+                if not running:
+                    for u in queue:
+                        emit({"nodeid": u, "when": "call", "outcome": "failed", "duration": 0.0, "timeout": False,
+                              "where": "", "message": "not run: no process could be started (process limit)"})
+                    queue = []
+                time.sleep(0.2)
+                break
             if pid == 0:
                 _worker(unit, w, config["pythonpath"],
                         args + (["-c", ini, "--rootdir", os.getcwd()] if config.get("use_ini") else []),
@@ -175,6 +187,10 @@ def main():
                       "duration": now - wk.started, "timeout": True, "where": "",
                       "message": "%s: the test ran longer than %gs and was stopped" % (MARK, timeout)})
             status = _reap(wk.pid)
+            try:  # what the test left behind in its process group goes with it
+                os.killpg(wk.pid, signal.SIGKILL)
+            except OSError:
+                pass
             os.close(fd)
             del running[fd]
             if wk.usage_error and ini and not config.get("use_ini"):
