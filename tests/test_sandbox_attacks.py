@@ -415,7 +415,7 @@ def test_a_named_venv_python_runs_only_inside_the_sandbox(tmp_path: Path) -> Non
 
 
 def test_the_benign_path_still_works(tmp_path: Path) -> None:
-    report, elapsed = run_cli(_repo(tmp_path), "from mathx.util import triple\n\ndef test_t():\n    assert triple(2) == 6\n")
+    report, _ = run_cli(_repo(tmp_path), "from mathx.util import triple\n\ndef test_t():\n    assert triple(2) == 6\n")
     tests = {t["name"]: t for t in report["tests"]}
     assert {n: t["status"] for n, t in tests.items()} == {"test_inside": "passed", "test_upper_bound": "failed",
                                                           "test_t": "passed"}

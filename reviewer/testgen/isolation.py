@@ -76,8 +76,8 @@ def detect() -> Isolation:
             return Isolation("bubblewrap", bwrap, drop_uid=root)
     unshare = shutil.which("unshare")
     if unshare and setpriv and shutil.which("chroot") and forced != "none":
-        probe = [unshare, *(_unshare_namespaces(root)), "sh", "-c", "mount -t tmpfs tmpfs /mnt 2>/dev/null || "
-                 "mount -t tmpfs tmpfs /tmp; mount -t proc proc /proc"]
+        probe = [unshare, *(_unshare_namespaces(root)), "sh", "-c",
+                 "mount -t tmpfs tmpfs /tmp && mount -t proc proc /proc"]
         if _works(probe):
             return Isolation("unshare", unshare, drop_uid=root)
     return Isolation("none")
@@ -176,9 +176,9 @@ def unshare_argv(iso: Isolation, view: View, inner: Sequence[str], newroot: Path
     """The unshare command: a shell script that builds `view` under `newroot` and chroots into it."""
     q = shlex.quote
     lines = ["set -e", f"R={q(str(newroot))}", 'mount -t tmpfs -o mode=0755 tmpfs "$R"',
-             "rob() { if [ -d \"$1\" ]; then mkdir -p \"$R$1\"; elif [ -e \"$1\" ]; then mkdir -p \"$R$(dirname \"$1\")\"; "
-             ": > \"$R$1\"; else return 0; fi; mount --rbind \"$1\" \"$R$1\"; "
-             "mount -o remount,bind,ro \"$R$1\" 2>/dev/null || true; }",
+             ("rob() { if [ -d \"$1\" ]; then mkdir -p \"$R$1\"; elif [ -e \"$1\" ]; then mkdir -p \"$R$(dirname \"$1\")\"; "
+              ": > \"$R$1\"; else return 0; fi; mount --rbind \"$1\" \"$R$1\"; "
+              "mount -o remount,bind,ro \"$R$1\" 2>/dev/null || true; }"),
              "rwb() { mkdir -p \"$R$2\"; mount --bind \"$1\" \"$R$2\"; }"]
     for d in SYSTEM_DIRS:
         if Path(d).is_symlink():
@@ -186,13 +186,13 @@ def unshare_argv(iso: Isolation, view: View, inner: Sequence[str], newroot: Path
         elif Path(d).is_dir():
             lines.append(f"rob {q(d)}")
     lines += [f"rob {q(f)}" for f in ETC_FILES]
+    lines += [f"rwb {q(str(view.tmp))} /tmp", f"rwb {q(str(view.shm))} /dev/shm"]  # before what lies under /tmp
     lines += [f"rob {q(str(d))}" for d in view.readonly]
-    lines += [f"rwb {q(str(view.tmp))} /tmp", f"rwb {q(str(view.shm))} /dev/shm"]
     lines += [f"rwb {q(str(src))} {q(str(dest))}" for src, dest in view.writable]
     lines += ['mkdir -p "$R/proc" "$R/dev/shm"', 'mount -t proc proc "$R/proc"',
               'for d in null zero full random urandom tty; do : > "$R/dev/$d"; mount --bind "/dev/$d" "$R/dev/$d"; done',
               'ln -s /proc/self/fd "$R/dev/fd"',
-              f"exec chroot \"$R\" /bin/sh -c 'cd \"$0\" && exec \"$@\"' {q(str(view.cwd))} "
+              f"exec {q(shutil.which('chroot') or '/usr/sbin/chroot')} \"$R\" /bin/sh -c 'cd \"$0\" && exec \"$@\"' {q(str(view.cwd))} "
               + " ".join(q(a) for a in [*_dropped(iso.drop_uid), *inner])]
     return [iso.program, *_unshare_namespaces(iso.drop_uid), "sh", "-c", "\n".join(lines)]
 

@@ -35,7 +35,7 @@ def _prctl_not_dumpable():
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
-    except Exception:  # noqa: BLE001 - not Linux, or no libc: nothing to harden
+    except Exception:  # noqa: BLE001, S110 - not Linux, or no libc: nothing to harden
         pass
 
 
@@ -44,7 +44,7 @@ def _set_limits(limits):
         res = getattr(resource, name, None)
         if res is None:
             continue
-        soft, hard = resource.getrlimit(res)
+        _soft, hard = resource.getrlimit(res)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
         try:
             resource.setrlimit(res, (value, value))
@@ -61,9 +61,8 @@ def discover(path):
         return [path]
     units = []
     for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
-            units.append(path + "::" + node.name)
-        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+        if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test")) or \
+                (isinstance(node, ast.ClassDef) and node.name.startswith("Test")):
             units.append(path + "::" + node.name)
     return list(dict.fromkeys(units)) or [path]
 
@@ -72,7 +71,7 @@ def _owns(unit, nodeid):
     """Whether a record about `nodeid` may come from the worker that runs `unit`."""
     if "::" not in unit:
         return nodeid == unit or nodeid.startswith(unit + "::")
-    return nodeid == unit or nodeid.startswith(unit + "[") or nodeid.startswith(unit + "::")
+    return nodeid == unit or nodeid.startswith((unit + "[", unit + "::"))
 
 
 def _clean(unit, ev):
@@ -127,13 +126,13 @@ def main():
     try:  # in an empty directory: no conftest, no project configuration, no test code
         os.chdir(config["empty_dir"])
         pytest.main(["-q", "-p", "no:cacheprovider", "--collect-only", "--rootdir", ".", "-c", config["ini"], "."])
-    except BaseException:  # noqa: BLE001 - a broken plugin shows up again in the workers' output
+    except BaseException:  # noqa: BLE001, S110 - a broken plugin shows up again in the workers' output
         pass
     os.chdir(cwd)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()  # else every forked worker would print the warm-up's buffered lines
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001, S110
             pass
     os.dup2(saved[0], 1)
     os.dup2(saved[1], 2)
@@ -165,7 +164,7 @@ def main():
             if pid == 0:
                 _worker(unit, w, config["pythonpath"],
                         args + (["-c", ini, "--rootdir", os.getcwd()] if config.get("use_ini") else []),
-                        "%s/pytest-%d" % (config["basetemp"], next_index))
+                        f"{config['basetemp']}/pytest-{next_index}")
             os.close(w)
             running[r] = Worker(unit, pid, r, timeout, next_index)
             next_index += 1
@@ -174,7 +173,7 @@ def main():
         ready, _, _ = select.select(list(running), [], [], min(wait, 1.0))
         for fd in ready:
             _read(running[fd], emit, timeout)
-        _reap_orphans(set(w.pid for w in running.values()))
+        _reap_orphans({w.pid for w in running.values()})
         now = time.monotonic()
         for fd, wk in list(running.items()):
             done = wk.fd in ready and wk.buffer is None
@@ -185,7 +184,7 @@ def main():
                 nodeid, when = wk.phase or (wk.unit, "call")
                 emit({"nodeid": nodeid, "when": when if when != "collect" else "call", "outcome": "failed",
                       "duration": now - wk.started, "timeout": True, "where": "",
-                      "message": "%s: the test ran longer than %gs and was stopped" % (MARK, timeout)})
+                      "message": f"{MARK}: the test ran longer than {timeout:g}s and was stopped"})
             status = _reap(wk.pid)
             try:  # what the test left behind in its process group goes with it
                 os.killpg(wk.pid, signal.SIGKILL)
@@ -201,11 +200,11 @@ def main():
                 for unit in [u for u in queue if u.split("::")[0] == wk.unit.split("::")[0]]:
                     queue.remove(unit)
                     emit({"nodeid": unit, "when": "call", "outcome": "failed", "duration": 0.0, "timeout": True,
-                          "where": "", "message": "%s: not run, importing its module ran over the time limit" % MARK})
+                          "where": "", "message": f"{MARK}: not run, importing its module ran over the time limit"})
             if done and not wk.results and "::" in wk.unit:
                 emit({"nodeid": wk.unit, "when": "call", "outcome": "failed", "duration": now - wk.started,
                       "timeout": False, "where": "",
-                      "message": "the test process ended without reporting a result (exit status %s)" % status})
+                      "message": f"the test process ended without reporting a result (exit status {status})"})
     _reap_all()
     emit({"nodeid": "", "when": "done", "outcome": "done"})
     report.close()
@@ -293,7 +292,7 @@ def _reap(pid):
 def _reap_orphans(ours):
     """Collect exited orphans (this process may be the PID namespace's init), never our own workers."""
     try:
-        with open("/proc/self/task/%d/children" % os.getpid()) as fh:
+        with open(f"/proc/self/task/{os.getpid()}/children") as fh:
             children = [int(p) for p in fh.read().split()]
     except (OSError, ValueError):
         return
