@@ -53,6 +53,7 @@ def load_before(rev: str, where: Path):
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("sandbox_before", path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules["sandbox_before"] = module
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module
 

@@ -117,6 +117,7 @@ def main():
     def emit(record):
         report.write(json.dumps(record) + "\n")
 
+    started = time.monotonic()
     import pytest  # the interpreter's pytest and plugins: imported and warmed here, before any test code
 
     saved = os.dup(1), os.dup(2)
@@ -139,6 +140,7 @@ def main():
     gc.collect()
     gc.freeze() if hasattr(gc, "freeze") else None  # forked workers then skip the warm heap in gc.collect
 
+    warm = time.monotonic() - started
     queue = [u for f in config["files"] for u in discover(f)]
     args = list(config["pytest_args"])
     ini = config.get("ini")
@@ -206,7 +208,7 @@ def main():
                       "timeout": False, "where": "",
                       "message": f"the test process ended without reporting a result (exit status {status})"})
     _reap_all()
-    emit({"nodeid": "", "when": "done", "outcome": "done"})
+    emit({"nodeid": "", "when": "done", "outcome": "done", "warm_up": warm, "total": time.monotonic() - started})
     report.close()
 
 
