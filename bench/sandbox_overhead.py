@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reviewer.testgen import isolation  # noqa: E402
-from reviewer.testgen.sandbox import Limits, run_pytest  # noqa: E402
+from reviewer.testgen import isolation
+from reviewer.testgen.sandbox import Limits, run_pytest
 
 
 def make_tree(base: Path, tests: int, files: int) -> tuple[Path, list[str]]:
