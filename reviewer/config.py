@@ -100,6 +100,11 @@ class Config:
     max_findings_per_file: int = 0
     # Where the run started (set by the front end, not a setting): the baseline is found from here.
     cwd: Path | None = None
+    # The interpreter the generated tests run with, inside the sandbox (needs pytest); None: reviewer's own.
+    # A project's .venv is never picked on its own (it would be code from the repository).
+    tests_python: str | None = None
+    # Run the tests on the host where no sandbox works (flag or REVIEWER_UNSAFE_NO_SANDBOX only, never a file).
+    unsafe_no_sandbox: bool = False
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -185,7 +190,10 @@ _CONVERTERS: dict[str, Any] = {
     "report_unused_ignores": _to_bool,
     "max_findings": lambda v: _count(v, "max_findings"),
     "max_findings_per_file": lambda v: _count(v, "max_findings_per_file"),
+    "tests_python": str,
+    "unsafe_no_sandbox": _to_bool,
 }
+_NOT_FROM_FILES = ("unsafe_no_sandbox",)  # a repository must not switch its own tests' sandbox off
 
 
 def _count(v: Any, name: str) -> int:
@@ -209,10 +217,12 @@ def _choice(v: Any, choices: tuple[str, ...]) -> str:
     return s
 
 
-def _apply(config: Config, raw: Mapping[str, Any], origin: str) -> Config:
+def _apply(config: Config, raw: Mapping[str, Any], origin: str, from_file: bool = False) -> Config:
     changes: dict[str, Any] = {}
     for key, value in raw.items():
         name = key.replace("-", "_").lower()
+        if from_file and name in _NOT_FROM_FILES:
+            raise ReviewerError(f"{origin}: {key!r} cannot be set in a file; pass --unsafe-no-sandbox")
         conv = _CONVERTERS.get(name)
         if conv is None:
             raise ReviewerError(f"{origin}: unknown setting {key!r}; see `reviewer review --help` for the settings")
@@ -263,11 +273,11 @@ def load_config(
             raise ReviewerError(f"config file {config_file} not found; check --config")
         data = _read_toml(config_file)
         table = data.get("tool", {}).get("reviewer", data) if config_file.name == "pyproject.toml" else data
-        config = _apply(config, table, str(config_file))
+        config = _apply(config, table, str(config_file), from_file=True)
     else:
         found = find_config_file(cwd)
         if found is not None:
-            config = _apply(config, found[1], str(found[0]))
+            config = _apply(config, found[1], str(found[0]), from_file=True)
     from_env = {k[len("REVIEWER_"):].lower(): v for k, v in env.items() if k.startswith("REVIEWER_")}
     from_env = {k: v for k, v in from_env.items() if k in _CONVERTERS and k not in ("api_key",)}
     config = _apply(config, from_env, "environment")

@@ -46,6 +46,9 @@ def add_review_args(p: argparse.ArgumentParser) -> None:
                      "0..1 (read from its token probabilities; default 0 = keep all: measured, a higher value "
                      "drops real findings as fast as false ones; see docs/quality.md)")
     out.add_argument("-q", "--quiet", action="store_true", default=None, help="no progress display")
+    p.add_argument("--unsafe-no-sandbox", action="store_true", default=None,
+                   help="with --run-tests / `reviewer tests`: run the generated tests on this machine, unsandboxed, "
+                   "where no sandbox works (bubblewrap or user namespaces); they are model-written code (docs/tests.md)")
 
     noise = p.add_argument_group("noise (docs/noise.md)")
     noise.add_argument("--no-baseline", dest="baseline", action="store_false", default=None,
@@ -106,7 +109,7 @@ def flags(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     """The command-line settings, as `reviewer.config.load_config` takes them (None = not given)."""
     names = ("fail_on", "categories", "min_severity", "min_confidence", "quiet", "model", "backend", "base_url",
              "n_gpu_layers", "threads", "ctx", "chat_format", "parallel", "cache", "cache_dir", "analyzers", "secrets", "run_tests",
-             "baseline", "inline_ignores", "report_unused_ignores", "max_findings", "max_findings_per_file")
+             "baseline", "inline_ignores", "report_unused_ignores", "max_findings", "max_findings_per_file", "unsafe_no_sandbox")
     out = {n: getattr(args, n, None) for n in names}
     out["timeout"] = getattr(args, "server_timeout", None)  # `reviewer tests` has its own --timeout (per test)
     out.update(extra)

@@ -16,8 +16,8 @@ from conftest import ROOT, git
 from reviewer import backends
 from reviewer.backends import Message
 from reviewer.backends.fake import FakeBackend
-from reviewer.errors import ReviewerError
 from reviewer.commands import tests as command
+from reviewer.errors import ReviewerError
 from reviewer.testgen import origin as tree
 
 CONTRACT = json.loads((ROOT / "tests" / "data" / "review.schema.json").read_text())
@@ -185,12 +185,13 @@ def test_tree_spec_follows_the_diff_source(repo: Path, tmp_path: Path) -> None:
     assert tree.tree_spec(outside, diff="-").kind == "files"
 
 
-def test_the_projects_own_virtualenv_runs_the_tests_when_it_has_pytest(tmp_path: Path) -> None:
-    assert tree.project_python(tmp_path) is None
+def test_the_interpreter_is_named_never_found_in_the_repository(tmp_path: Path) -> None:
+    """No probing of a project's .venv: --python, else the tests_python setting (relative to the repository), else None
+    (reviewer's own); whichever it is runs only inside the sandbox."""
+    from reviewer.config import Config
+
     (tmp_path / ".venv" / "bin").mkdir(parents=True)
-    python = tmp_path / ".venv" / "bin" / "python"
-    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')  # an interpreter that has pytest
-    python.chmod(0o755)
-    assert tree.project_python(tmp_path) == str(python)
-    python.write_text("#!/bin/sh\nexit 1\n")  # one without
-    assert tree.project_python(tmp_path) is None
+    (tmp_path / ".venv" / "bin" / "python").write_text("#!/bin/sh\nexit 1\n")
+    assert tree.tests_python(None, Config(), tmp_path) is None
+    assert tree.tests_python(None, Config(tests_python=".venv/bin/python"), tmp_path) == str(tmp_path / ".venv/bin/python")
+    assert tree.tests_python("/opt/py/bin/python", Config(tests_python="x"), tmp_path) == "/opt/py/bin/python"

@@ -189,8 +189,13 @@ def test_statuses_isolation_repair_and_regression(calc_repo: Path) -> None:
     assert not (calc_repo / "written-by-a-test.txt").exists()
 
 
-def test_socket_guard_alone_blocks_network(tmp_path: Path) -> None:
+def test_without_a_sandbox_the_run_is_refused_unless_unsafe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No isolation available: one clear refusal; --unsafe-no-sandbox runs on the host, the socket guard only."""
+    from reviewer.errors import ReviewerError
+    from reviewer.testgen import isolation
     from reviewer.testgen.sandbox import run_pytest
+
+    monkeypatch.setattr(isolation, "detect", lambda: isolation.Isolation("none"))
 
     tree = tmp_path / "tree"
     (tree / "tests").mkdir(parents=True)
@@ -200,13 +205,18 @@ def test_socket_guard_alone_blocks_network(tmp_path: Path) -> None:
         "        socket.create_connection(('127.0.0.1', 9), timeout=2)\n\n"
         "def test_resolve():\n    with pytest.raises(OSError):\n        socket.getaddrinfo('example.com', 80)\n\n"
         "def test_unix_sockets_still_work():\n    a, b = socket.socketpair()\n    a.sendall(b'x')\n    assert b.recv(1) == b'x'\n")
-    result = run_pytest(tree, ["tests/test_net.py"], Limits(network="socket", test_timeout=5))
+    with pytest.raises(ReviewerError, match="no sandbox is available.*bubblewrap.*--unsafe-no-sandbox"):
+        run_pytest(tree, ["tests/test_net.py"], Limits(test_timeout=5))
+    assert network_isolation(Limits()) == "refused"
+    result = run_pytest(tree, ["tests/test_net.py"], Limits(test_timeout=5), unsafe=True)
     assert {r.nodeid.split("::")[1]: r.status for r in result.records.values()} == {
         "test_connect": "passed", "test_resolve": "passed", "test_unix_sockets_still_work": "passed"}, result.output
-    assert network_isolation(Limits(network="socket")) == "socket"
+    assert network_isolation(Limits(), unsafe=True).startswith("none (unsafe")
 
 
-def test_whole_run_timeout_kills_and_marks_the_rest(tmp_path: Path) -> None:
+def test_timeouts_are_enforced_from_outside_the_test(tmp_path: Path) -> None:
+    """A test that blocks signals is stopped at its own limit, the next test still runs; a module that
+    hangs while importing ends the run at the whole run's limit, the tests not run marked timeout."""
     from reviewer.testgen.sandbox import run_pytest
 
     tree = tmp_path / "tree"
@@ -215,9 +225,14 @@ def test_whole_run_timeout_kills_and_marks_the_rest(tmp_path: Path) -> None:
         "import time\n\ndef test_a():\n    pass\n\n"
         "def test_blocks_signals():\n    import signal\n    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n"
         "    time.sleep(60)\n\ndef test_c():\n    pass\n")
-    result = run_pytest(tree, ["test_slow.py"], Limits(test_timeout=1, run_timeout=6))
+    result = run_pytest(tree, ["test_slow.py"], Limits(test_timeout=1, run_timeout=30))
     statuses = {r.nodeid.split("::")[1]: r.status for r in result.records.values()}
-    assert result.timed_out and statuses == {"test_a": "passed", "test_blocks_signals": "timeout", "test_c": "timeout"}
+    assert not result.timed_out and statuses == {"test_a": "passed", "test_blocks_signals": "timeout", "test_c": "passed"}
+    (tree / "test_hang.py").write_text("while True:\n    pass\n\ndef test_x():\n    pass\n\ndef test_y():\n    pass\n")
+    result = run_pytest(tree, ["test_slow.py", "test_hang.py"], Limits(test_timeout=1, run_timeout=8))
+    statuses = {r.nodeid: r.status for r in result.records.values()}
+    assert result.timed_out and statuses["test_slow.py::test_a"] == "passed"
+    assert not any(n.startswith("test_hang.py") for n in statuses)  # never collected: "not collected", timed out
 
 
 def test_not_runnable_without_a_tree_and_cached_second_run(tmp_path: Path, calc_repo: Path) -> None:

@@ -35,8 +35,11 @@ def add_parser(subparsers: Any) -> None:
                    help="with --write, also write the regression-revealing tests, marked xfail(strict=True)")
     g.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="time limit per test (default 10)")
     g.add_argument("--memory", type=int, default=2048, metavar="MB", help="address-space limit for the tests (default 2048)")
-    g.add_argument("--python", metavar="PATH", help="interpreter that runs the tests (needs pytest); default: the project's .venv/bin/python or "
-                   "venv/bin/python when it has pytest, else reviewer's own")
+    g.add_argument("--python", metavar="PATH", help="interpreter that runs the tests, inside the sandbox (needs pytest), "
+                   "e.g. the project's .venv/bin/python; default: the tests_python setting, else reviewer's own. "
+                   "A repository's .venv is never used unless named here or in tests_python")
+    g.add_argument("--explain-sandbox", action="store_true",
+                   help="print the sandbox the tests would run in on this machine (mechanism, limits) and exit")
     g.add_argument("--max-functions", type=int, default=8, metavar="N", help="functions to write tests for (default 8)")
     g.add_argument("--no-run", dest="execute", action="store_false", help="only generate: do not run anything")
     g.add_argument("--no-code", dest="show_code", action="store_false", help="text format: do not print the tests' code")
@@ -57,11 +60,16 @@ def _exit_on_sigterm() -> Any:
 def run(args: argparse.Namespace, cwd: Path) -> int:
     """ReviewerError propagates (the CLI prints it, exit 2)."""
     from reviewer.sinks.tests import render_json, render_text, to_review
-    from reviewer.testgen.origin import project_python, tree_spec
+    from reviewer.testgen.origin import tests_python, tree_spec
     from reviewer.testgen.sandbox import Limits
     from reviewer.testgen.suggestions import Options, TestgenSession
     from reviewer.testgen.write import write_file, write_tests
 
+    if args.explain_sandbox:
+        from reviewer.testgen.isolation import explain
+
+        print(explain())
+        return 0
     if args.include_regressions and args.write is None:
         raise ReviewerError("--include-regressions only applies with --write")
     previous = None
@@ -70,8 +78,13 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
         parsed = session.parse(diff_source(args), cwd, sys.stdin.buffer)
         spec = tree_spec(cwd, range=args.range, base=args.base, diff=args.diff)
         limits = Limits(test_timeout=args.timeout, memory_mb=args.memory)
-        python = args.python or project_python(spec.root)
-        options = Options(limits=limits, python=python, max_functions=args.max_functions, execute=args.execute)
+        python = tests_python(args.python, config, spec.root)
+        options = Options(limits=limits, python=python, max_functions=args.max_functions, execute=args.execute,
+                          unsafe_no_sandbox=config.unsafe_no_sandbox)
+        if args.execute:  # no isolation here: refuse before the model is asked
+            from reviewer.testgen.sandbox import ensure_runnable
+
+            ensure_runnable(config.unsafe_no_sandbox)
         say = (lambda m: print(f"reviewer: {m}", file=sys.stderr)) if not config.quiet else None
         session.check_secrets(parsed, "tests")
         backend = session.backend

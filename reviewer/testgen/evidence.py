@@ -28,7 +28,7 @@ from reviewer.cache import ResultCache
 from reviewer.config import Config
 from reviewer.grounding import demoted, is_alarm_claim
 from reviewer.pipeline import keep_finding
-from reviewer.testgen.origin import project_python
+from reviewer.testgen.origin import tests_python
 from reviewer.testgen.sandbox import TreeSpec
 from reviewer.testgen.suggestions import Options, Suggestion, TestgenResult, TestgenSession
 from reviewer.types import Category, Finding, ParsedDiff, Review, Severity, SkippedFile
@@ -89,8 +89,9 @@ def review_with_tests(review: Review, parsed: ParsedDiff, tree: TreeSpec, backen
     """`review` after the changed functions' generated tests ran in a sandboxed copy of
     `tree`: findings grounded by them (`ground_by_tests`) and filtered by `config` like the
     review's own, the tests in `review.tests`, functions that got none in `stats.skipped`.
-    The tests run with the project's own `.venv` when it has pytest, else reviewer's Python."""
-    options = Options(python=project_python(tree.root))
+    The tests run in the sandbox with reviewer's Python, or `config.tests_python` when set
+    (nothing from the repository runs unless so configured, and then only in the sandbox)."""
+    options = Options(python=tests_python(None, config, tree.root), unsafe_no_sandbox=config.unsafe_no_sandbox)
     with TestgenSession(tree, options) as session:
         result = session.run(parsed, backend, config, cache, report=report)
     skipped = (*review.stats.skipped, *(SkippedFile(target, f"no tests: {why}") for target, why in result.stats.skipped))

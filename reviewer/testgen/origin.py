@@ -1,12 +1,11 @@
-"""Where the reviewed project comes from for the generated tests: the tree, and the interpreter that runs them."""
+"""Where the reviewed project comes from for the generated tests, and which interpreter runs them (in the sandbox)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 from reviewer import git
+from reviewer.config import Config
 from reviewer.errors import ReviewerError
 from reviewer.testgen.sandbox import TreeSpec
 
@@ -39,21 +38,16 @@ def tree_spec(cwd: Path, *, range: str | None = None, base: str | None = None, d
     return TreeSpec("index", root)
 
 
-def project_python(root: Path | None) -> str | None:
-    """The project's own virtualenv interpreter (.venv/ or venv/), when it has pytest; else None."""
-    if root is None:
+def tests_python(flag: str | None, config: Config, root: Path | None) -> str | None:
+    """The interpreter named for the tests: --python (relative to the working directory), else the
+    tests_python setting (relative to the repository); None: reviewer's own. Never probed on the host:
+    it only ever runs inside the sandbox (a repository's own .venv is code from the repository)."""
+    if flag:
+        return str(Path(flag).expanduser().absolute())
+    if not config.tests_python:
         return None
-    for venv in (".venv", "venv"):
-        python = root / venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-        if python.is_file():
-            try:
-                probe = subprocess.run([str(python), "-c", "import pytest"], capture_output=True, timeout=30,
-                                       env={"PATH": os.environ.get("PATH", os.defpath)}, check=False)
-            except (OSError, subprocess.SubprocessError):
-                continue
-            if probe.returncode == 0:
-                return str(python)
-    return None
+    path = Path(config.tests_python).expanduser()
+    return str(path if path.is_absolute() or root is None else root / path)
 
 
-__all__ = ["project_python", "tree_spec"]
+__all__ = ["tests_python", "tree_spec"]

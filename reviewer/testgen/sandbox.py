@@ -1,22 +1,20 @@
-"""Run untrusted, model-written pytest code away from the user's tree, environment and network.
+"""Run untrusted, model-written pytest code in a sandbox: the runner, its limits and its report.
 
-What the sandbox does (docs/tests.md has the full list and its limits):
+The tests are hostile input (a change under review can steer the model that writes them).
+What a run gets (docs/tests.md has the full list, what is measured, and what is not covered):
 
-- the code runs in a **temporary copy** of the project (`git archive` of the reviewed
-  commit, `git checkout-index` of the index, or the working tree's tracked and
-  untracked-but-not-ignored files), never in the user's working tree;
-- the environment is **scrubbed**: only PATH, LANG and a PYTHONPATH pointing at the copy;
-  HOME, TMPDIR and the working directory are fresh temporary directories;
-- **no network**: a new network namespace (`unshare --net`) where the kernel allows it,
-  and always a `sitecustomize` that makes `socket.connect`/`sendto`/`getaddrinfo` raise;
-- **resource limits** (`setrlimit`: CPU seconds, address space, file size, processes, no
-  core files), set by a small launcher that then execs pytest (not `preexec_fn`, which
-  is unsafe in a process that has threads, as one running llama.cpp has);
-- a **per-test timeout** (SIGALRM inside pytest) and a wall-clock timeout for the whole
-  run, after which the process group is killed.
-
-It is containment for well-meant but careless code, not a security boundary against
-code written to escape: the tests run as the same user, and can read what that user can.
+- **isolation** chosen at run time (reviewer.testgen.isolation): bubblewrap, else unshare
+  namespaces, each with a private root: the system and the interpreter read-only, a fresh
+  writable copy of the tree and a private /tmp, no HOME, no repository, no network, a cleared
+  environment, no capabilities, as uid 65534 when reviewer runs as root; none available: the
+  run is refused unless the caller passes `unsafe=True` (`--unsafe-no-sandbox`);
+- **results the tests cannot forge**: a supervisor inside the sandbox (reviewer.testgen.supervisor)
+  forks a worker per test and writes outcomes to a pipe no test process holds; the per-test
+  time limit is enforced by it from outside the test's process;
+- **limits for the whole run** (reviewer.testgen.guard): a memory+pids cgroup when one can be
+  had, rlimits, the PID namespace (its end kills every process in it), a watchdog on the
+  writable files' size (and on memory without a cgroup), and a wall-clock limit;
+- the interpreter is reviewer's own or one the caller names; it runs only inside the sandbox.
 """
 
 from __future__ import annotations
@@ -27,22 +25,19 @@ import shutil
 import signal
 import subprocess
 import sys
-import tarfile
 import tempfile
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from io import BytesIO
 from pathlib import Path
 
 from reviewer.errors import ReviewerError
+from reviewer.testgen import guard, isolation, seccomp
+from reviewer.testgen.tree import MAX_TREE_BYTES, TreeSpec, materialize, write_files
 
-REPORT_ENV = "REVIEWER_SANDBOX_REPORT"
 TIMEOUT_MARK = "reviewer-sandbox-timeout"
-MAX_TREE_BYTES = 500_000_000
-_SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".nox",
-                        ".mypy_cache", ".pytest_cache", ".ruff_cache", ".eggs"})
+_HERE = Path(__file__).resolve().parent
 
 # Imported by every Python process started in the sandbox (it is first on PYTHONPATH).
 SITECUSTOMIZE = '''\
@@ -84,119 +79,17 @@ _socket.getaddrinfo = _local_getaddrinfo
 _socket.gethostbyname = lambda host: _local_getaddrinfo(host, 0)[0][4][0]
 '''
 
-# A pytest plugin: one JSON line per outcome into $REVIEWER_SANDBOX_REPORT, and a timeout per test phase.
-PLUGIN = '''\
-"""reviewer's test sandbox: per-test timeout and a machine-readable report."""
-import json
-import os
-import signal
-
-import pytest
-
-_REPORT = os.environ.get("REVIEWER_SANDBOX_REPORT")
-_TIMEOUT = float(os.environ.get("REVIEWER_SANDBOX_TEST_TIMEOUT") or 10)
-_MARK = "reviewer-sandbox-timeout"
-
-
-class SandboxTimeout(BaseException):
-    """Raised in a test that runs too long (a BaseException: `except Exception` cannot swallow it)."""
-
-
-def _emit(record):
-    if _REPORT:
-        with open(_REPORT, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\\n")
-
-
-def _on_alarm(signum, frame):
-    raise SandboxTimeout(f"{_MARK}: the test ran longer than {_TIMEOUT:g}s")
-
-
-def _timed(outcome_gen):
-    previous = signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, _TIMEOUT)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_setup(item):
-    yield from _timed(None)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item):
-    yield from _timed(None)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_teardown(item):
-    yield from _timed(None)
-
-
-def _message(report):
-    crash = getattr(report.longrepr, "reprcrash", None)
-    if crash is not None and getattr(crash, "message", None):
-        return crash.message
-    text = str(report.longrepr or "")
-    errors = [line[2:].strip() for line in text.splitlines() if line.startswith("E ")]
-    return "\\n".join(errors[-6:]) if errors else text[-1500:]
-
-
-def pytest_collection_modifyitems(session, config, items):
-    for item in items:
-        _emit({"nodeid": item.nodeid, "when": "collected", "outcome": "collected"})
-
-
-def pytest_collectreport(report):
-    if report.failed:
-        _emit({"nodeid": report.nodeid, "when": "collect", "outcome": "error", "message": _message(report)[:3000]})
-
-
-def pytest_runtest_logreport(report):
-    if report.when != "call" and report.passed:
-        return
-    message = _message(report)[:3000] if report.failed else ""
-    outcome = report.outcome
-    if hasattr(report, "wasxfail"):
-        outcome = "xfailed" if report.skipped else "xpassed"
-    crash = getattr(report.longrepr, "reprcrash", None)
-    _emit({"nodeid": report.nodeid, "when": report.when, "outcome": outcome, "duration": report.duration,
-           "message": message, "timeout": _MARK in str(report.longrepr or ""),
-           "where": str(getattr(crash, "path", "") or "") if report.failed else ""})
-'''
-
-# Sets the resource limits, then becomes pytest (exec keeps the limits).
-LAUNCHER = '''\
-import json, os, resource, sys
-limits = json.loads(os.environ.pop("REVIEWER_SANDBOX_LIMITS", "{}"))
-for name, value in limits.items():
-    res = getattr(resource, name, None)
-    if res is None:
-        continue
-    soft, hard = resource.getrlimit(res)
-    value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-    try:
-        resource.setrlimit(res, (value, value))
-    except (ValueError, OSError):
-        pass
-os.execv(sys.executable, [sys.executable, *sys.argv[1:]])
-'''
-
-
 @dataclass(frozen=True)
 class Limits:
     """How much a sandboxed pytest run may use."""
 
     test_timeout: float = 10.0  # seconds per test phase (setup, call, teardown)
     run_timeout: float = 120.0  # seconds for the whole pytest process
-    memory_mb: int = 2048  # address space
+    memory_mb: int = 2048  # the whole run's memory (cgroup or watchdog), and each process's address space
     file_mb: int = 64  # largest file a test may write
-    processes: int = 256  # RLIMIT_NPROC headroom above what the user already runs (not enforced for root)
-    network: str = "auto"  # auto: a network namespace when available, else the socket guard only; socket: guard only
+    disk_mb: int = 256  # all files the run writes (the tree's copy, /tmp, /dev/shm) together
+    processes: int = 256  # processes for the whole run (cgroup), else RLIMIT_NPROC above what the uid runs
+    network: str = "auto"  # kept for callers; without a sandbox only the socket guard blocks the network
 
 
 @dataclass(frozen=True)
@@ -222,158 +115,54 @@ class RunResult:
     timed_out: bool = False
     seconds: float = 0.0
     output: str = ""
+    stopped: str = ""  # why the run was stopped, when it was
 
 
-@dataclass(frozen=True)
-class TreeSpec:
-    """Where the project's new-side files come from.
-
-    kind: "rev" (a commit: `git archive`), "index" (`git checkout-index`), "worktree"
-    (tracked + untracked, not ignored files of `root`), or "files" (only `files`).
-    `files` are written on top in every case (e.g. new-side texts from the diff).
-    """
-
-    kind: str
-    root: Path | None = None
-    rev: str | None = None
-    files: Mapping[str, str] = field(default_factory=dict)
+def refusal(iso: isolation.Isolation) -> str:
+    """The one line `--run-tests` stops with where nothing can contain the tests."""
+    return (f"cannot run the generated tests: no sandbox is available here (neither bubblewrap nor user "
+            f"namespaces work); {isolation.INSTALL_HINT}, or pass --unsafe-no-sandbox to run them on this machine as you")
 
 
-def _git(root: Path, *args: str) -> bytes:
-    try:
-        return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, timeout=120).stdout
-    except FileNotFoundError:
-        raise ReviewerError("git executable not found; it is needed to copy the project for running tests") from None
-    except subprocess.CalledProcessError as exc:
-        first = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()[:1]
-        raise ReviewerError(f"git {args[0]} failed: {first[0] if first else exc.returncode}") from None
+def ensure_runnable(unsafe: bool = False) -> None:
+    """Raise ReviewerError (the one-line refusal) where no sandbox works and `unsafe` is not set."""
+    iso = isolation.detect()
+    if iso.name == "none" and not unsafe:
+        raise ReviewerError(refusal(iso))
 
 
-def _inside(path: Path, base: Path) -> bool:
-    try:
-        path.resolve().relative_to(base.resolve())
-        return True
-    except ValueError:
-        return False
+def network_isolation(limits: Limits, unsafe: bool = False) -> str:
+    """The isolation a run gets, as reported: the mechanism's name, or "none (unsafe)" / "refused"."""
+    iso = isolation.detect()
+    if iso.name != "none":
+        return iso.name + ("+cgroup" if guard.cgroup_available() else "")
+    return "none (unsafe: socket guard only)" if unsafe else "refused"
 
 
-def _copy_files(root: Path, names: Sequence[str], dest: Path) -> None:
-    total = 0
-    for name in names:
-        src = root / name
-        if any(part in _SKIP_DIRS for part in Path(name).parts) or not (src.is_file() or src.is_symlink()):
-            continue
-        if src.is_symlink() and not _inside(src, root):
-            continue  # a link out of the project is not followed into the sandbox
-        total += src.stat().st_size if src.exists() else 0
-        if total > MAX_TREE_BYTES:
-            raise ReviewerError(f"the project is larger than {MAX_TREE_BYTES // 1_000_000} MB; "
-                                "cannot copy it into a sandbox to run tests")
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, target, follow_symlinks=True)
-
-
-def _worktree_names(root: Path) -> list[str]:
-    if (root / ".git").exists():
-        raw = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-        return [n for n in raw.decode("utf-8", "surrogateescape").split("\0") if n]
-    names = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS and not (Path(dirpath, d) / "pyvenv.cfg").exists()]
-        names.extend(str(Path(dirpath, f).relative_to(root)) for f in filenames)
-    return names
-
-
-def materialize(spec: TreeSpec, dest: Path) -> None:
-    """Write the project's new-side tree into `dest` (an empty directory)."""
-    if spec.kind == "rev" and spec.root is not None:
-        data = _git(spec.root, "archive", "--format=tar", spec.rev or "HEAD")
-        with tarfile.open(fileobj=BytesIO(data)) as tar:
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(dest, filter="data")
-            else:  # pragma: no cover - Python without extraction filters
-                tar.extractall(dest)
-    elif spec.kind == "index" and spec.root is not None:
-        _git(spec.root, "checkout-index", "--all", "--force", f"--prefix={dest}{os.sep}")
-    elif spec.kind == "worktree" and spec.root is not None:
-        _copy_files(spec.root, _worktree_names(spec.root), dest)
-    elif spec.kind != "files":
-        raise ReviewerError(f"cannot build a sandbox tree of kind {spec.kind!r}")
-    write_files(dest, spec.files)
-
-
-def write_files(dest: Path, files: Mapping[str, str]) -> None:
-    """Write repo-relative text files under dest (never outside it)."""
-    for name, text in files.items():
-        target = dest / name
-        if not _inside(target, dest):
-            raise ReviewerError(f"refusing to write {name} outside the sandbox")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.is_symlink():
-            target.unlink()
-        target.write_text(text, encoding="utf-8")
-
-
-@cache
-def _namespace_prefix() -> tuple[str, ...]:
-    """The command that runs a program without network access, () when the kernel refuses."""
-    unshare = shutil.which("unshare")
-    if unshare is None or not sys.platform.startswith("linux"):
-        return ()
-    candidates = [(unshare, "--net")] if os.geteuid() == 0 else []
-    candidates.append((unshare, "--net", "--map-root-user"))
-    for prefix in candidates:
-        try:
-            if subprocess.run([*prefix, "true"], capture_output=True, timeout=10, check=False).returncode == 0:
-                return prefix
-        except (OSError, subprocess.SubprocessError):
-            continue
-    return ()
-
-
-def network_isolation(limits: Limits) -> str:
-    """Which isolation a run gets: "namespace+socket" or "socket"."""
-    return "namespace+socket" if limits.network == "auto" and _namespace_prefix() else "socket"
-
-
-def _user_processes() -> int:
-    uid = os.getuid()
+def _user_processes(uid: int) -> int:
     try:
         return sum(1 for p in Path("/proc").iterdir() if p.name.isdigit() and p.stat().st_uid == uid)
     except OSError:
         return 0
 
 
-def _rlimits(limits: Limits) -> dict[str, int]:
+def _rlimits(limits: Limits, uid: int) -> dict[str, int]:
     mb = 1024 * 1024
     return {
         "RLIMIT_CPU": int(limits.run_timeout) + 5,
         "RLIMIT_AS": limits.memory_mb * mb,
         "RLIMIT_FSIZE": limits.file_mb * mb,
-        "RLIMIT_NPROC": _user_processes() + limits.processes,
+        "RLIMIT_NPROC": _user_processes(uid) + limits.processes,
         "RLIMIT_CORE": 0,
     }
-
-
-def _parse_report(path: Path) -> list[dict[str, object]]:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    out = []
-    for line in text.splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue  # a line cut short by a kill
-    return out
 
 
 def _collect(events: list[dict[str, object]], result: RunResult) -> None:
     for ev in events:
         nodeid, when, outcome = str(ev.get("nodeid")), ev.get("when"), str(ev.get("outcome"))
         message = str(ev.get("message") or "")
+        if when == "done":
+            continue
         if when == "collected":
             result.records.setdefault(nodeid, TestRecord(nodeid, "not-run"))
         elif when == "collect":
@@ -399,70 +188,182 @@ def run_pytest(
     limits: Limits,
     python: str | None = None,
     workdir: Path | None = None,
+    unsafe: bool = False,
 ) -> RunResult:
-    """Run pytest on `test_files` (relative to `tree`) in the sandbox; one record per test."""
+    """Run pytest on `test_files` (relative to `tree`) in the sandbox; one record per test.
+
+    Tests write to a fresh copy of `tree` (at the same path inside the sandbox), so nothing a
+    run changes reaches the next run. Raises ReviewerError when no sandbox is available and
+    `unsafe` is not set.
+    """
+    ensure_runnable(unsafe)
+    iso = isolation.detect()
     own = Path(tempfile.mkdtemp(prefix="reviewer-run-", dir=workdir))
+    group: guard.Cgroup | None = None
     try:
-        support, home, tmp = own / "support", own / "home", own / "tmp"
-        for d in (support, home, tmp):
+        support, tmp, shm = own / "support", own / "tmp", own / "shm"
+        for d in (support, support / "empty", tmp, tmp / "home", shm):
             d.mkdir()
+        shutil.copyfile(_HERE / "supervisor.py", support / "reviewer_supervisor.py")
+        shutil.copyfile(_HERE / "worker_plugin.py", support / "_reviewer_sandbox.py")
         (support / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
-        (support / "_reviewer_sandbox.py").write_text(PLUGIN, encoding="utf-8")
-        (support / "launch.py").write_text(LAUNCHER, encoding="utf-8")
-        report = own / "report.jsonl"
-        paths = [str(support), str(tree)] + ([str(tree / "src")] if (tree / "src").is_dir() else [])
-        env = {
-            "PATH": os.environ.get("PATH", os.defpath),
-            "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8",
-            "PYTHONPATH": os.pathsep.join(paths),
-            "HOME": str(home),
-            "TMPDIR": str(tmp),
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONNOUSERSITE": "1",
-            "PYTHONHASHSEED": "0",
-            "REVIEWER_SANDBOX_LIMITS": json.dumps(_rlimits(limits)),
-            "REVIEWER_SANDBOX_TEST_TIMEOUT": str(limits.test_timeout),
-            REPORT_ENV: str(report),
-        }
-        args = ["-m", "pytest", "-q", "-rN", "-p", "no:cacheprovider", "-p", "_reviewer_sandbox", "--continue-on-collection-errors",
-                "--basetemp", str(tmp / "pytest"), *test_files]
-        prefix = _namespace_prefix() if limits.network == "auto" else ()
-        argv = [*prefix, python or sys.executable, str(support / "launch.py"), *args]
-        result = _run(argv, tree, env, limits.run_timeout)
-        if result.returncode == 4 and not report.exists():  # the project's pytest config is unusable here
-            ini = own / "pytest.ini"
-            ini.write_text("[pytest]\n", encoding="utf-8")
-            argv = [*argv[: -len(test_files)], "-c", str(ini), "--rootdir", str(tree), *test_files]
-            result = _run(argv, tree, env, limits.run_timeout)
-        _collect(_parse_report(report), result)
+        (support / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+        sandboxed = iso.name != "none"
+        run_tree = own / "tree" if sandboxed else tree
+        if sandboxed:
+            _copy_tree(tree, run_tree, links=iso.drop_uid)
+        uid = isolation.SANDBOX_UID if iso.drop_uid else os.getuid()
+        if iso.drop_uid:
+            for d in (tmp, tmp / "home", shm):
+                os.chown(d, uid, uid)
+        tmp_in = Path("/tmp") if sandboxed else tmp
+        paths = [str(tree)] + ([str(tree / "src")] if (tree / "src").is_dir() else [])
+        interpreter = python or sys.executable
+        r, w = os.pipe()
+        config = {"report_fd": w, "test_timeout": limits.test_timeout, "files": list(test_files),
+                  "rlimits": _rlimits(limits, uid), "empty_dir": str(support / "empty"), "ini": str(support / "pytest.ini"),
+                  "basetemp": str(tmp_in / "pytest"), "parallel": 2 if (os.cpu_count() or 1) > 1 else 1,
+                  "pythonpath": paths, "pytest_args": ["-q", "-rN", "-p", "no:cacheprovider"]}
+        env = {"PATH": f"{Path(interpreter).parent}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+               "PYTHONPATH": str(support), "HOME": str(tmp_in / "home"), "TMPDIR": str(tmp_in),
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "PYTHONHASHSEED": "0",
+               "REVIEWER_SANDBOX_CONFIG": json.dumps(config)}
+        inner = [interpreter, str(support / "reviewer_supervisor.py")]
+        fds = [w]
+        if sandboxed:
+            inner = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in env.items()), *inner]
+            view = isolation.View(readonly=(*isolation.interpreter_dirs(python), support),
+                                  writable=((run_tree, tree),), cwd=tree, tmp=tmp, shm=shm)
+            if iso.name == "bubblewrap":
+                program = seccomp.program()
+                sfd = _bpf_fd(own, program) if program else None
+                fds += [sfd] if sfd is not None else []
+                argv = isolation.bwrap_argv(iso, view, inner, sfd)
+            else:
+                (own / "root").mkdir()
+                argv = isolation.unshare_argv(iso, view, inner, own / "root")
+            group = guard.make_cgroup(limits.memory_mb * 1024 * 1024, limits.processes)
+            if group is not None:
+                argv = ["/bin/sh", "-c", group.join_command() + ' && exec "$@"', "sh", *argv]
+        else:
+            argv = inner
+        watched = [run_tree, tmp, shm] if sandboxed else [tmp]
+        result = _run(argv, tree, env, limits, r, fds, watched, group)
+        if group is not None and group.oom_killed():
+            result.output += "\nreviewer: the run's memory limit was reached; the kernel stopped a test process"
         if result.timed_out:
             for nodeid, rec in result.records.items():
                 if rec.status == "not-run":
-                    result.records[nodeid] = TestRecord(nodeid, "timeout", "the test run was stopped: over its time limit")
+                    result.records[nodeid] = TestRecord(nodeid, "timeout", f"the test run was stopped: {result.stopped}")
         return result
     finally:
+        if group is not None:
+            group.remove()
         shutil.rmtree(own, ignore_errors=True)
 
 
-def _run(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> RunResult:
+def _bpf_fd(own: Path, program: bytes) -> int:
+    path = own / "seccomp.bpf"
+    path.write_bytes(program)
+    return os.open(path, os.O_RDONLY)
+
+
+def _copy_tree(src: Path, dest: Path, links: bool) -> None:
+    """A fresh copy of the tree for one run. `links`: hard links to files the sandbox's uid cannot
+    write (cheap; a test may replace a file in its copy, never change the original), and
+    directories owned by that uid."""
+    if not links:
+        shutil.copytree(src, dest, symlinks=True)
+        return
+    uid = isolation.SANDBOX_UID
+    for dirpath, dirnames, filenames in os.walk(src):
+        rel = Path(dirpath).relative_to(src)
+        target = dest / rel
+        target.mkdir(exist_ok=True)
+        os.chown(target, uid, uid)
+        for name in filenames + [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:
+            s = Path(dirpath) / name
+            st = s.lstat()
+            if not s.is_symlink() and st.st_mode & 0o022:
+                os.chmod(s, st.st_mode & ~0o022)
+            os.link(s, target / name, follow_symlinks=False)
+
+
+def _run(argv: list[str], cwd: Path, env: dict[str, str], limits: Limits, report_fd: int, fds: list[int],
+         watched: list[Path], group: guard.Cgroup | None) -> RunResult:
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    timed_out = False
+    events: list[dict[str, object]] = []
+    output: list[bytes] = []
     try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True, pass_fds=fds)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    readers = [threading.Thread(target=_read_events, args=(report_fd, events), daemon=True),
+               threading.Thread(target=_read_tail, args=(proc.stdout, output), daemon=True)]
+    for t in readers:
+        t.start()
+    base_disk = guard.disk_bytes(watched)
+    stopped = ""
+    next_disk = 0.0
+    while proc.poll() is None:
+        time.sleep(0.05)
+        now = time.perf_counter()
+        if now - started > limits.run_timeout:
+            stopped = f"over its time limit ({limits.run_timeout:g}s)"
+        elif now >= next_disk:
+            t0 = time.perf_counter()
+            if guard.disk_bytes(watched) - base_disk > limits.disk_mb * 1024 * 1024:
+                stopped = f"its files grew over the disk limit ({limits.disk_mb} MB)"
+            next_disk = now + max(0.1, 5 * (time.perf_counter() - t0))
+        if not stopped and group is None and guard.resident_bytes(proc.pid) > limits.memory_mb * 1024 * 1024:
+            stopped = f"its processes used more than {limits.memory_mb} MB of memory together"
+        if stopped:
+            _kill(proc)
+            break
+    proc.wait()
+    for t in readers:
+        t.join(timeout=5)
+    result = RunResult(returncode=proc.returncode, timed_out=bool(stopped), seconds=time.perf_counter() - started,
+                       output=b"".join(output).decode("utf-8", "replace")[-20000:])
+    result.stopped = stopped
+    _collect(events, result)
+    if not stopped and not any(ev.get("when") == "done" for ev in events):
+        result.timed_out, result.stopped = True, "the sandbox ended before it reported every test"
+        for nodeid, rec in result.records.items():
+            if rec.status == "not-run":
+                result.records[nodeid] = TestRecord(nodeid, "error", f"not run: {result.stopped}")
+    return result
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    for kill in (lambda: os.killpg(proc.pid, signal.SIGKILL), proc.kill):
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            kill()
         except OSError:
-            proc.kill()
-        out, _ = proc.communicate()
-    text = out.decode("utf-8", "replace")
-    return RunResult(returncode=proc.returncode, timed_out=timed_out, seconds=time.perf_counter() - started,
-                     output=text[-20000:])
+            pass
 
 
-__all__ = ["Limits", "RunResult", "TestRecord", "TreeSpec", "materialize", "network_isolation", "run_pytest",
-           "write_files"]
+def _read_events(fd: int, events: list[dict[str, object]]) -> None:
+    with os.fdopen(fd, "rb") as fh:
+        for line in fh:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(ev, dict):
+                events.append(ev)
+
+
+def _read_tail(stream: object, output: list[bytes]) -> None:
+    size = 0
+    for chunk in iter(lambda: stream.read1(65536), b""):  # type: ignore[attr-defined]
+        output.append(chunk)
+        size += len(chunk)
+        while size > 40000 and len(output) > 1:
+            size -= len(output.pop(0))
+
+
+__all__ = ["MAX_TREE_BYTES", "Limits", "RunResult", "TestRecord", "TreeSpec", "ensure_runnable", "materialize",
+           "network_isolation", "refusal", "run_pytest", "write_files"]
