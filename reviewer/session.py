@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -29,6 +30,7 @@ from typing_extensions import Self
 
 from reviewer import backends
 from reviewer.analyzers import analyze
+from reviewer.blocking import mark_advisory
 from reviewer.cache import ResultCache, open_result_cache
 from reviewer.config import Config
 from reviewer.diff import DiffSource, parse_diff, read_diff
@@ -156,7 +158,9 @@ class ReviewSession:
             raise ModelUnavailable(str(exc)) from exc
         except (MemoryError, RuntimeError, OSError) as exc:  # a native engine failing without a ReviewerError
             raise ModelUnavailable(f"model {backend.info.name} failed: {type(exc).__name__}: {exc}") from exc
-        return drop_placeholder_suggestions(review) if redacted else review
+        review = drop_placeholder_suggestions(review) if redacted else review
+        # Findings at or above fail_on whose evidence does not block are marked advisory (reviewer/blocking.py).
+        return replace(review, findings=mark_advisory(review.findings, self.config.fail_on, self.config.block))
 
     def _with_tests(self, review: Review, parsed: ParsedDiff, tree: TreeSpec, redacted: bool,
                     say: Say | None) -> Review:
@@ -188,8 +192,8 @@ class ReviewSession:
     # -- verdict ---------------------------------------------------------------------
 
     def exit_status(self, findings: Iterable[Finding]) -> int:
-        """1 when a finding is at or above `fail_on`, else 0 (always 0 with fail_on never)."""
-        return exit_status(findings, self.config.fail_on)
+        """1 when a finding is at or above `fail_on` and not advisory, else 0 (always 0 with fail_on never)."""
+        return exit_status(mark_advisory(findings, self.config.fail_on, self.config.block), self.config.fail_on)
 
 
 def parse_source(source: DiffSource, cwd: Path, config: Config, stdin: BinaryIO | None = None, *,
