@@ -28,8 +28,8 @@ with atheris.instrument_imports():
     from reviewer.context import language_for_path  # noqa: F401
     from reviewer.diff import DiffInput, decode_diff, parse_diff
     from reviewer.errors import ReviewerError
-    from reviewer.prompting import load_template
     from reviewer.pipeline import fitting_prompt
+    from reviewer.prompting import load_template
     from reviewer.trivial import behaviour_preserving
 
 CONFIG = Config(max_hunk_lines=40, context_lines=3)

@@ -86,7 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from bench.diffs import bench_diff
-
     from reviewer.models import resolve_model
 
     model_path = Path(resolve_model(args.model, None).path)

@@ -115,8 +115,8 @@ def pipeline_prompts(diff_path: Path, config: Any) -> list[list[dict[str, str]]]
     from reviewer.analyzers import analyze
     from reviewer.backends import Completion
     from reviewer.diff import DiffSource
-    from reviewer.session import parse_source
     from reviewer.pipeline import run_review
+    from reviewer.session import parse_source
     from reviewer.types import ModelInfo
 
     class Recorder:
@@ -316,7 +316,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from bench.diffs import bench_diff
-
     from reviewer.cache import cache_root
 
     results: list[dict[str, Any]] = []

@@ -49,6 +49,10 @@ DEFAULT_EXCLUDE = (
 # What to do with likely secrets in code sent to a model server on another machine (reviewer.secrets).
 SECRETS_POLICIES = ("warn", "redact", "block", "ignore")
 
+# Which findings at or above fail_on block (exit 1): "evidence" = only those whose kind of evidence
+# was measured precise (reviewer/blocking.py), the rest are advisory; "all" = every one.
+BLOCK_POLICIES = ("evidence", "all")
+
 # Prompt layouts for a GGUF without a chat template of its own (reviewer/backends/chat_formats.py).
 CHAT_FORMATS = ("llama-2", "chatml")
 
@@ -76,6 +80,7 @@ class Config:
     # (Completion.confidence; backends that cannot tell are never filtered).
     min_confidence: float = 0.0
     fail_on: Severity | None = Severity.HIGH  # None = never fail
+    block: str = "evidence"  # which findings at or above fail_on block: evidence | all (BLOCK_POLICIES)
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     context_lines: int = 12
@@ -173,6 +178,7 @@ _CONVERTERS: dict[str, Any] = {
     "min_severity": parse_severity,
     "min_confidence": lambda v: _fraction(v, "min_confidence"),
     "fail_on": parse_fail_on,
+    "block": lambda v: _choice(v, BLOCK_POLICIES),
     "include": _to_list,
     "exclude": _to_list,
     "context_lines": int,
@@ -289,4 +295,4 @@ def default_exclude() -> tuple[str, ...]:
     return DEFAULT_EXCLUDE
 
 
-__all__ = ["CHAT_FORMATS", "SECRETS_POLICIES", "Config", "find_config_file", "load_config", "parse_categories", "parse_fail_on", "parse_severity"]
+__all__ = ["BLOCK_POLICIES", "CHAT_FORMATS", "SECRETS_POLICIES", "Config", "find_config_file", "load_config", "parse_categories", "parse_fail_on", "parse_severity"]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reviewer.config import SECRETS_POLICIES
+from reviewer.config import BLOCK_POLICIES, SECRETS_POLICIES
 from reviewer.errors import ReviewerError
 from reviewer.sinks import FORMATS
 
@@ -40,6 +40,10 @@ def add_review_args(p: argparse.ArgumentParser) -> None:
                      "editors' quickfix lists)")
     out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (atomically) instead of stdout")
     out.add_argument("--fail-on", metavar="SEV", help="exit 1 on findings at or above low|medium|high|never (default: high)")
+    out.add_argument("--block", choices=BLOCK_POLICIES,
+                     help="which findings at or above --fail-on block: evidence (default: only kinds of evidence "
+                     "measured precise, e.g. the taint analysis or a model claim an analyzer backs; the rest are "
+                     "reported as advisory; docs/quality.md) or all")
     out.add_argument("--categories", metavar="LIST", help="comma list of bug,security,performance,style (default: all)")
     out.add_argument("--min-severity", metavar="SEV", help="hide findings below low|medium|high (default: low)")
     out.add_argument("--min-confidence", metavar="P", help="hide model findings the model was less sure of than P, "
@@ -107,7 +111,7 @@ def set_help(p: argparse.ArgumentParser, dest: str, text: str) -> None:
 
 def flags(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     """The command-line settings, as `reviewer.config.load_config` takes them (None = not given)."""
-    names = ("fail_on", "categories", "min_severity", "min_confidence", "quiet", "model", "backend", "base_url",
+    names = ("fail_on", "block", "categories", "min_severity", "min_confidence", "quiet", "model", "backend", "base_url",
              "n_gpu_layers", "threads", "ctx", "chat_format", "parallel", "cache", "cache_dir", "analyzers", "secrets", "run_tests",
              "baseline", "inline_ignores", "report_unused_ignores", "max_findings", "max_findings_per_file", "unsafe_no_sandbox")
     out = {n: getattr(args, n, None) for n in names}

@@ -31,6 +31,7 @@ from typing_extensions import Self
 from reviewer import backends
 from reviewer.analyzers import analyze
 from reviewer.anchors import anchor_findings
+from reviewer.blocking import mark_advisory
 from reviewer.cache import ResultCache, open_result_cache
 from reviewer.config import Config
 from reviewer.diff import DiffSource, parse_diff, read_diff
@@ -161,7 +162,9 @@ class ReviewSession:
         except (MemoryError, RuntimeError, OSError) as exc:  # a native engine failing without a ReviewerError
             raise ModelUnavailable(f"model {backend.info.name} failed: {type(exc).__name__}: {exc}") from exc
         review = drop_placeholder_suggestions(review) if redacted else review
-        return self.quieted(replace(review, findings=anchor_findings(review.findings, original)), original)
+        review = self.quieted(replace(review, findings=anchor_findings(review.findings, original)), original)
+        # Findings at or above fail_on whose evidence does not block are marked advisory (reviewer/blocking.py).
+        return replace(review, findings=mark_advisory(review.findings, self.config.fail_on, self.config.block))
 
     def quieted(self, review: Review, parsed: ParsedDiff) -> Review:
         """`review` less what the baseline, `reviewer: ignore` comments and the budget hide (reviewer.noise)."""
@@ -199,8 +202,8 @@ class ReviewSession:
     # -- verdict ---------------------------------------------------------------------
 
     def exit_status(self, findings: Iterable[Finding]) -> int:
-        """1 when a finding is at or above `fail_on`, else 0 (always 0 with fail_on never)."""
-        return exit_status(findings, self.config.fail_on)
+        """1 when a finding is at or above `fail_on` and not advisory, else 0 (always 0 with fail_on never)."""
+        return exit_status(mark_advisory(findings, self.config.fail_on, self.config.block), self.config.fail_on)
 
 
 def parse_source(source: DiffSource, cwd: Path, config: Config, stdin: BinaryIO | None = None, *,

@@ -137,6 +137,11 @@ class Finding:
     # fingerprint survive lines inserted above. Not part of the JSON report.
     anchor: str = field(default="", compare=False)
     scope: str = field(default="", compare=False)
+    # What backs the finding (reviewer/blocking.py): () = its source alone; ("model", "bandit") when
+    # the model's claim sat on a line where an analyzer reported the same category (pipeline merge).
+    evidence: tuple[str, ...] = ()
+    # At or above fail-on, but its evidence does not block (reviewer/blocking.py): reported, exit 0.
+    advisory: bool = False
 
     def is_unsure(self, min_confidence: float) -> bool:
         """Less sure than `min_confidence` (the --min-confidence filter); a finding
@@ -180,6 +185,8 @@ class Finding:
             "source": self.source,
             "fingerprint": self.fingerprint,
             **({} if self.confidence is None else {"confidence": round(self.confidence, 4)}),
+            **({"evidence": list(self.evidence)} if self.evidence else {}),
+            **({"blocking": False} if self.advisory else {}),
         }
 
 
@@ -336,7 +343,7 @@ def title_class(title: str, message: str = "") -> str:
 
 def exit_status(findings: Iterable[Finding], fail_on: Severity | None) -> int:
     """The exit status every front end gives: 1 when a finding is at or above `fail_on`, else 0
-    (always 0 with fail_on None, i.e. `never`)."""
+    (always 0 with fail_on None, i.e. `never`). Advisory findings (reviewer/blocking.py) never block."""
     if fail_on is None:
         return 0
-    return 1 if any(f.severity.rank >= fail_on.rank for f in findings) else 0
+    return 1 if any(f.severity.rank >= fail_on.rank and not f.advisory for f in findings) else 0

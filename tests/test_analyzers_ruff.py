@@ -17,8 +17,8 @@ from reviewer.analyzers.ruff import RULES, WHOLE_FILE_ONLY, find_ruff, ruff_find
 from reviewer.cache import open_result_cache
 from reviewer.config import Config
 from reviewer.diff import DiffInput, parse_diff
-from reviewer.session import review_parsed
 from reviewer.prompting import render_hints
+from reviewer.session import review_parsed
 from reviewer.types import Category, Finding, ParsedDiff, Severity
 
 RENAME = Path(__file__).parent / "data" / "real" / "clean_rename.diff"

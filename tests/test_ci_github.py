@@ -589,7 +589,8 @@ def test_end_to_end_with_git_and_the_fake_backend(server: GitHubServer, make_rep
     server.files = {"app/users.py": "@@ -2,4 +2,5 @@\n \n \n def get_user(db, user_id):\n-    return None\n"
                                     "+    cur = db.execute(f\"SELECT * FROM users WHERE id = {user_id}\")\n"
                                     "+    return cur.fetchone()"}
-    code, out, err = ci(["ci", "github", "--no-analyzers", "--fail-on", "high"], repo, capsys)
+    # the model's claim alone (--no-analyzers) blocks only with --block all (reviewer/blocking.py)
+    code, out, err = ci(["ci", "github", "--no-analyzers", "--fail-on", "high", "--block", "all"], repo, capsys)
     assert code == 1, err  # a high finding, like `reviewer review`
     (review,) = posted_reviews(server)
     assert review["commit_id"] == head
@@ -625,8 +626,8 @@ def test_run_tests_posts_a_regression_as_an_inline_comment(server: GitHubServer,
 
     monkeypatch.setattr(backends, "make_backend", lambda config: FakeBackend(answer=answer))
     server.files = {"calc/ops.py": "@@ -1,2 +1,2 @@\n def double(x):\n-    return 2 * x\n+    return x + x + 1"}
-    code, _, err = ci(["ci", "github", "--no-analyzers", "--no-cache", "--run-tests", "--fail-on", "medium"], repo,
-                        capsys)
+    code, _, err = ci(["ci", "github", "--no-analyzers", "--no-cache", "--run-tests", "--fail-on", "medium",
+                       "--block", "all"], repo, capsys)  # a test regression blocks only with --block all
     assert code == 1, err
     (review,) = posted_reviews(server)
     (comment,) = review["comments"]

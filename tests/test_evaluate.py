@@ -18,7 +18,16 @@ from reviewer.cli import main
 from reviewer.config import Config
 from reviewer.errors import ReviewerError
 from reviewer.evaluation.materialize import materialize
-from reviewer.evaluation.runner import eval_session, load_cases, read_results, results_for, review_case, run_eval, score, worker_config
+from reviewer.evaluation.runner import (
+    eval_session,
+    load_cases,
+    read_results,
+    results_for,
+    review_case,
+    run_eval,
+    score,
+    worker_config,
+)
 
 EVAL = Path("/work/shared/eval")
 OLD = [f"line {i}" for i in range(1, 41)]

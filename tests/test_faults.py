@@ -449,10 +449,11 @@ def test_context_allocation_failure_names_memory_and_the_native_reason(
 def _json_review(capfd: pytest.CaptureFixture[str], diff_file: Path, tmp_path: Path, server: ScriptedServer,
                  *extra: str) -> tuple[int, dict[str, Any], str]:
     out_file = tmp_path / "review.json"
-    # --parallel 1: the scripted server answers in arrival order, so requests must arrive in hunk order
+    # --parallel 1: the scripted server answers in arrival order, so requests must arrive in hunk order;
+    # --block all: exit 1 on the model's own findings, which say the run went on (reviewer/blocking.py)
     code, out, err = run_cli(capfd, "review", "--diff", str(diff_file), "--no-analyzers", "--format", "json",
                              "-o", str(out_file), "--backend", "openai", "--base-url", server.url, "--parallel", "1",
-                             *extra)
+                             "--block", "all", *extra)
     assert out == ""
     return code, json.loads(out_file.read_text()), err
 
@@ -479,8 +480,8 @@ def test_garbage_model_text_skips_that_hunk_and_the_run_goes_on(
 def test_garbage_model_text_is_marked_malformed_per_hunk(diff_file: Path, tmp_path: Path) -> None:
     from reviewer.config import Config
     from reviewer.diff import DiffSource
-    from reviewer.session import parse_source
     from reviewer.pipeline import NoProgress, review_hunks
+    from reviewer.session import parse_source
 
     server = _scripted([Reply(body=chat_reply("no JSON here")), Reply(body=chat_reply('{"findings": []}'))])
     # parallel=1: the scripted server answers in arrival order, so requests must arrive in hunk order
@@ -573,7 +574,7 @@ def test_two_reviews_at_once_share_one_cache_dir(tmp_path: Path) -> None:
     diff = tmp_path / "many.diff"
     diff.write_text(_many_files_diff(40))
     argv = [sys.executable, "-m", "reviewer", "review", "--backend", "fake", "--diff", str(diff), "--no-analyzers",
-            "--format", "json", "--cache-dir", str(tmp_path / "shared-cache"), "-q"]
+            "--format", "json", "--cache-dir", str(tmp_path / "shared-cache"), "-q", "--block", "all"]
     procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
              for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
@@ -625,7 +626,7 @@ def test_a_killed_writer_leaves_a_sound_cache(tmp_path: Path) -> None:
 
 def _fake_review(capfd: pytest.CaptureFixture[str], diff_file: Path, cache_dir: Path) -> tuple[int, str, str]:
     return run_cli(capfd, "review", "--backend", "fake", "--diff", str(diff_file), "--no-analyzers",
-                   "--cache-dir", str(cache_dir))
+                   "--cache-dir", str(cache_dir), "--block", "all")  # exit 1: the model's finding (no analyzers)
 
 
 def test_a_cache_file_of_garbage_warns_once_and_the_review_runs(
@@ -639,7 +640,7 @@ def test_a_cache_file_of_garbage_warns_once_and_the_review_runs(
     assert "file is not a database" in err and "reviewing without it" in err
     assert "delete that file to start a new cache" in err
     code, _, err = run_cli(capfd, "hook", "run", "--backend", "fake", "--diff", str(diff_file), "--no-analyzers",
-                           "--cache-dir", str(cache_dir), "--hook-policy", "fail-closed")
+                           "--cache-dir", str(cache_dir), "--hook-policy", "fail-closed", "--block", "all")
     assert code == 1 and err.count("\n") == 1 and "result cache" in err  # a broken cache is not a broken model
 
 

@@ -44,8 +44,8 @@ from reviewer import cli
 from reviewer.config import Config
 from reviewer.diff import DiffInput, decode_diff, parse_diff
 from reviewer.errors import ReviewerError
-from reviewer.prompting import load_template, review_messages
 from reviewer.pipeline import fitting_prompt
+from reviewer.prompting import load_template, review_messages
 from reviewer.trivial import behaviour_preserving
 from reviewer.types import Hunk, ParsedDiff
 

@@ -21,8 +21,8 @@ import yaml
 from conftest import ROOT, git
 
 from reviewer import hook
-from reviewer.commands import hook as hook_command
 from reviewer.backends.fake import FakeBackend
+from reviewer.commands import hook as hook_command
 from reviewer.errors import ReviewerError
 
 BIN = Path(sys.executable).parent  # the venv's bin: reviewer and pre-commit live here

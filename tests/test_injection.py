@@ -38,15 +38,15 @@ from markdown_it.token import Token
 
 from reviewer import backends
 from reviewer.analyzers import analyze
+from reviewer.answers import parse_findings
 from reviewer.backends import Message
 from reviewer.backends.fake import FakeBackend
 from reviewer.ci import comments as cm
 from reviewer.config import Config
 from reviewer.diff import DiffInput, DiffSource, parse_diff
-from reviewer.answers import parse_findings
-from reviewer.session import parse_source, review_parsed
-from reviewer.prompting import neutralize_special_tokens, render_hints, review_messages
 from reviewer.pipeline import run_review
+from reviewer.prompting import neutralize_special_tokens, render_hints, review_messages
+from reviewer.session import parse_source, review_parsed
 from reviewer.sinks import get_renderer
 from reviewer.types import Category, Finding, Hunk, ModelInfo, ParsedDiff, Review, Severity, SkippedFile
 

@@ -16,7 +16,7 @@ from test_ci_github import PR, ci, server  # noqa: F401  (server: the fake GitHu
 from reviewer.baseline import BASELINE_NAME, load_baseline
 from reviewer.cli import main
 
-FAKE = ["--backend", "fake", "--no-analyzers", "--no-cache"]
+FAKE = ["--backend", "fake", "--no-analyzers", "--no-cache", "--block", "all"]  # the fake model's claims are model-only: make them block to see them hidden
 SQL = '    cur = db.execute(f"SELECT * FROM users WHERE id = {user_id}")\n'
 
 
@@ -107,6 +107,7 @@ def test_ci_github_dry_run_keeps_it_dismissed(server: Any, repo: Path, tmp_path:
     event.write_text(json.dumps({"number": PR, "pull_request": {"number": PR, "base": {"sha": base}, "head": {"sha": head}}}))
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
     monkeypatch.setenv("REVIEWER_BACKEND", "fake")
+    monkeypatch.setenv("REVIEWER_BLOCK", "all")  # the fake model's claims are model-only
     server.files = {"app/users.py": "@@ -1,5 +1,16 @@\n import sqlite3\n" + "".join(f"+X{i} = {i}\n" for i in range(10))
                     + " \n \n def get_user(db, user_id):\n-    return None\n+" + SQL + "+    return cur.fetchone()"}
     code, out, err = ci(["ci", "github", "--dry-run", "--no-analyzers", "--fail-on", "high"], repo, capsys)
@@ -127,6 +128,7 @@ def test_ci_inline_ignore(server: Any, make_repo: Callable[[dict[str, str]], Pat
     event.write_text(json.dumps({"number": PR, "pull_request": {"number": PR, "base": {"sha": base}, "head": {"sha": head}}}))
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
     monkeypatch.setenv("REVIEWER_BACKEND", "fake")
+    monkeypatch.setenv("REVIEWER_BLOCK", "all")  # the fake model's claims are model-only
     code, out, err = ci(["ci", "github", "--dry-run", "--no-analyzers", "--fail-on", "high"], path, capsys)
     assert code == 0, err
     assert "SQL built" not in out

@@ -3,8 +3,8 @@ import io
 from helpers import make_hunk
 from rich.console import Console
 
-from reviewer.progress import RichProgress
 from reviewer.pipeline import HunkResult
+from reviewer.progress import RichProgress
 
 
 def test_progress_shows_model_load_and_hunk_counts():

@@ -25,8 +25,8 @@ from reviewer.backends.prefix_store import KEEP_STATES, PrefixStore
 from reviewer.cache import open_result_cache
 from reviewer.config import Config
 from reviewer.diff import DiffSource
-from reviewer.session import parse_source
 from reviewer.prompting import review_messages, review_schema
+from reviewer.session import parse_source
 from reviewer.types import Category
 
 # -- without the model -------------------------------------------------------------

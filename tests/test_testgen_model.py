@@ -13,8 +13,8 @@ from reviewer.backends import make_backend
 from reviewer.cache import open_result_cache
 from reviewer.config import Config
 from reviewer.diff import DiffInput, parse_diff
-from reviewer.testgen import Options, TestgenSession
 from reviewer.sinks.tests import render_json, to_review
+from reviewer.testgen import Options, TestgenSession
 from reviewer.testgen.sandbox import Limits, TreeSpec
 
 pytestmark = pytest.mark.model

@@ -21,11 +21,11 @@ from helpers import make_finding
 from reviewer.backends import Completion
 from reviewer.backends.fake import FakeBackend
 from reviewer.baseline import BASELINE_NAME, load_baseline
+from reviewer.commands.tui import add_parser, run
 from reviewer.config import Config
 from reviewer.diff import DiffSource
 from reviewer.errors import ReviewerError
 from reviewer.session import parse_source
-from reviewer.commands.tui import add_parser, run
 from reviewer.tui.app import ReviewApp
 from reviewer.tui.edits import EditError, apply_edit, plan_edit, suggestion_lines, undo_edit
 from reviewer.tui.screens import ConfirmScreen, DismissScreen, ExportScreen, FilterScreen, HelpScreen, ReviewScreen

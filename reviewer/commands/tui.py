@@ -28,7 +28,7 @@ u undo · d dismiss (recorded in .reviewer-baseline.json) · r re-review the hun
 f filter · e export · ? help · q quit
 """
 
-_NOT_HERE = ("format", "output", "fail_on", "quiet")  # report options of `review` that mean nothing here
+_NOT_HERE = ("format", "output", "fail_on", "block", "quiet")  # report options of `review` that mean nothing here
 
 
 def add_parser(subparsers: Any) -> None:

@@ -19,14 +19,17 @@ def render(review: Review, color: bool = False, fail_on: Severity | None = None)
         hidden.append(f"{stats.over_budget} left out by the findings budget")
     if not findings:
         return "".join(f"reviewer: {h}\n" for h in hidden)
-    lines = [f"{f.path}:{f.line}: {f.severity.value} {f.category.value}: {f.title}" for f in findings]
+    lines = [f"{f.path}:{f.line}: {f.severity.value} {f.category.value}: {f.title}" + (" (advisory)" if f.advisory else "")
+             for f in findings]
     counts = {sev: sum(f.severity.value == sev for f in findings) for sev in ("high", "medium", "low")}
     detail = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n)
     noun = "issue" if len(findings) == 1 else "issues"
     summary = f"Found {len(findings)} {noun} ({detail})"
     if fail_on is not None:
-        blocking = sum(f.severity.rank >= fail_on.rank for f in findings)
-        summary += f"; {blocking} at or above fail-on {fail_on.value}"
+        at_bar = sum(f.severity.rank >= fail_on.rank for f in findings)
+        summary += f"; {at_bar} at or above fail-on {fail_on.value}"
+        if advisory := sum(f.advisory for f in findings):  # reviewer/blocking.py
+            summary += f" ({advisory} advisory, not blocking)"
     summary += f" · {stats.hunks} hunk{'s' if stats.hunks != 1 else ''} reviewed"
     if stats.cached:
         summary += f" ({stats.cached} cached)"

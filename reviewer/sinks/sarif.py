@@ -195,13 +195,15 @@ def _result(f: Finding, rid: str, index: int, lines: dict[tuple[str, int], str],
     result: dict[str, object] = {
         "ruleId": rid,
         "ruleIndex": index,
-        "level": LEVEL[f.severity],
+        "level": "warning" if f.advisory else LEVEL[f.severity],  # advisory: at fail-on, not blocking
         "message": {"text": text, "markdown": markdown},
         "locations": [{"physicalLocation": {"artifactLocation": _artifact(f.path), "region": _region(f, lines)}}],
         "partialFingerprints": {"primaryLocationLineHash": hashes.get((f.path, f.line), f"{f.fingerprint}:1")},
         # v2: anchored on the flagged code, not its line (docs/noise.md); v1 held a position-based one
         "fingerprints": {"reviewer/v2": f.fingerprint},
-        "properties": {"category": f.category.value, "severity": f.severity.value, "source": f.source},
+        "properties": {"category": f.category.value, "severity": f.severity.value, "source": f.source,
+                       **({"evidence": list(f.evidence)} if f.evidence else {}),
+                       **({"blocking": False} if f.advisory else {})},
     }
     if f.suggestion:
         result["fixes"] = [{

@@ -47,6 +47,8 @@ def _finding(console: Console, f: Finding, source: dict[tuple[str, int], str]) -
         " ",
         printable(f.title),
     )
+    if f.advisory:  # at or above fail-on, but its evidence does not block (reviewer/blocking.py)
+        head.append("  (advisory)", style="dim")
     console.print(head)
     numbers = [n for n in range(f.line - EXCERPT_AROUND, f.end_line + EXCERPT_AROUND + 1) if (f.path, n) in source]
     width = len(str(max(numbers))) if numbers else 1
@@ -83,6 +85,9 @@ def summary_line(review: Review) -> str:
         head = f"Found {len(review.findings)} issue{'s' * (len(review.findings) != 1)} ({parts}) in {files} file{'s' * (files != 1)}"
     else:
         head = "No issues found"
+    advisory = sum(f.advisory for f in review.findings)
+    if advisory:
+        head += f"; {advisory} advisory (at or above fail-on, evidence too weak to block; --block all blocks them)"
     tail = f"{s.hunks} hunk{'s' * (s.hunks != 1)} reviewed"
     if s.cached:
         tail += f" ({s.cached} cached)"
