@@ -23,7 +23,8 @@ the choice are in docs/quality.md, "Blocking follows evidence"):
 
     python bench/evidence_precision.py ../shared/eval/cases/*.jsonl --results bench/results/results-dd0933c-1.5b.jsonl
 
-A kind blocks when its measured precision is at least BAR on at least MIN_ALARMS alarms.
+A model kind blocks when its measured precision is at least BAR on at least MIN_ALARMS alarms;
+an analyzer kind (deterministic: a change cannot argue it away) blocks unless measured below BAR.
 """
 
 from __future__ import annotations
@@ -49,10 +50,25 @@ MEASURED: dict[str, tuple[int, int]] = {
 # A block that is wrong one time in ten is the most a commit hook should cost: model security
 # claims (81%) would add 3 wrongful blocks on the 48 clean bug-fix changes (6%).
 BAR = 0.9
-MIN_ALARMS = 5  # fewer measured alarms than this: not known to be precise, so advisory
+MIN_ALARMS = 5  # fewer measured alarms than this: not known to be precise
 
-BLOCKING_KINDS = frozenset(kind for kind, (alarms, correct) in MEASURED.items()
-                           if alarms >= MIN_ALARMS and correct >= BAR * alarms)
+# The analyzers are deterministic: the code under review can dictate the model's verdict (a
+# prompt injection, docs/security.md) but cannot talk bandit or the taint analysis out of a
+# finding, and they are what keeps the gate shut when the model obeys (tests/test_injection.py).
+# So an analyzer kind blocks unless it was measured below the bar; a model kind blocks only once
+# it is measured at or above it (on at least MIN_ALARMS alarms).
+DETERMINISTIC = frozenset({"taint", "bandit", "ruff"})
+
+
+def _blocking(kind: str) -> bool:
+    alarms, correct = MEASURED.get(kind, (0, 0))
+    precise = correct >= BAR * alarms
+    if kind in DETERMINISTIC:
+        return alarms < MIN_ALARMS or precise
+    return alarms >= MIN_ALARMS and precise
+
+
+BLOCKING_KINDS = frozenset(kind for kind in KINDS if _blocking(kind))
 
 _ANALYZERS = {"taint": "taint", "bandit": "bandit", "ruff": "ruff", "tests": "test-regression"}
 
@@ -90,5 +106,5 @@ def mark_advisory(findings: Iterable[Finding], fail_on: Severity | None, block: 
     return tuple(out)
 
 
-__all__ = ["BAR", "BLOCKING_KINDS", "KINDS", "MEASURED", "MIN_ALARMS", "blocks", "evidence_kind",
+__all__ = ["BAR", "BLOCKING_KINDS", "DETERMINISTIC", "KINDS", "MEASURED", "MIN_ALARMS", "blocks", "evidence_kind",
            "mark_advisory"]

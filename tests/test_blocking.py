@@ -17,7 +17,17 @@ from conftest import git
 from jsonschema import Draft7Validator, Draft202012Validator
 
 from reviewer.backends import fake
-from reviewer.blocking import BAR, BLOCKING_KINDS, MEASURED, MIN_ALARMS, blocks, evidence_kind, mark_advisory
+from reviewer.blocking import (
+    BAR,
+    BLOCKING_KINDS,
+    DETERMINISTIC,
+    KINDS,
+    MEASURED,
+    MIN_ALARMS,
+    blocks,
+    evidence_kind,
+    mark_advisory,
+)
 from reviewer.commands import hook as hook_command
 from reviewer.config import Config, load_config
 from reviewer.pipeline import merge_findings
@@ -55,9 +65,19 @@ def test_evidence_kind(f: Finding, kind: str) -> None:
 
 
 def test_blocking_kinds_follow_the_measurement_and_the_bar() -> None:
-    assert BLOCKING_KINDS == {k for k, (n, right) in MEASURED.items() if n >= MIN_ALARMS and right / n >= BAR}
-    assert BLOCKING_KINDS == {"model+analyzer", "taint"}  # docs/quality.md, "Blocking follows evidence"
+    model_kinds = {k for k in KINDS if k not in DETERMINISTIC}
+    assert BLOCKING_KINDS & model_kinds == {k for k, (n, right) in MEASURED.items()
+                                            if k in model_kinds and n >= MIN_ALARMS and right / n >= BAR}
+    # analyzers block unless measured below the bar (bandit: 1 alarm, ruff: none, taint: 15 of 15)
+    assert BLOCKING_KINDS == {"model+analyzer", "taint", "bandit", "ruff"}  # docs/quality.md, "Blocking follows evidence"
     assert "model-bug" not in BLOCKING_KINDS and "model-security" not in BLOCKING_KINDS
+
+
+def test_an_analyzer_measured_below_the_bar_would_not_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reviewer import blocking
+
+    monkeypatch.setitem(blocking.MEASURED, "bandit", (10, 5))
+    assert not blocking._blocking("bandit") and blocking._blocking("taint")
 
 
 def test_the_merge_records_the_analyzer_behind_a_model_claim() -> None:
