@@ -32,16 +32,7 @@ def new_side(parsed: ParsedDiff, path: str) -> dict[int, str]:
     source = parsed.sources.get(path)
     if source is not None:
         return dict(enumerate(source, start=1))
-    lines: dict[int, str] = {}
-    for hunk in parsed.hunks:
-        if hunk.path != path:
-            continue
-        for no, text in (*hunk.context_before, *hunk.context_after):
-            lines[no] = text
-        for ln in hunk.lines:
-            if ln.new_no is not None and ln.kind != "-":
-                lines[ln.new_no] = ln.text
-    return lines
+    return {no: text for hunk in parsed.hunks if hunk.path == path for no, text in hunk.new_side.items()}
 
 
 def header_name(header: str) -> str:

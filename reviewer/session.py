@@ -162,13 +162,11 @@ class ReviewSession:
         except (MemoryError, RuntimeError, OSError) as exc:  # a native engine failing without a ReviewerError
             raise ModelUnavailable(f"model {backend.info.name} failed: {type(exc).__name__}: {exc}") from exc
         review = drop_placeholder_suggestions(review) if redacted else review
-        review = self.quieted(replace(review, findings=anchor_findings(review.findings, original)), original)
+        # less what the baseline, `reviewer: ignore` comments and the budget hide (reviewer.noise)
+        review = apply_noise(replace(review, findings=anchor_findings(review.findings, original)), original,
+                             self.config, self.warn)
         # Findings at or above fail_on whose evidence does not block are marked advisory (reviewer/blocking.py).
         return replace(review, findings=mark_advisory(review.findings, self.config.fail_on, self.config.block))
-
-    def quieted(self, review: Review, parsed: ParsedDiff) -> Review:
-        """`review` less what the baseline, `reviewer: ignore` comments and the budget hide (reviewer.noise)."""
-        return apply_noise(review, parsed, self.config, self.warn)
 
     def _with_tests(self, review: Review, parsed: ParsedDiff, tree: TreeSpec, redacted: bool,
                     say: Say | None) -> Review:

@@ -84,6 +84,14 @@ class Hunk:
         return {ln.new_no: ln.text for ln in self.lines if ln.kind == "+" and ln.new_no is not None}
 
     @property
+    def new_side(self) -> dict[int, str]:
+        """New-file line number -> text, for every new-side line the hunk shows: its context
+        (above and below) and its unchanged and added lines."""
+        lines = dict((*self.context_before, *self.context_after))
+        lines.update((ln.new_no, ln.text) for ln in self.lines if ln.new_no is not None and ln.kind != "-")
+        return lines
+
+    @property
     def content_key(self) -> str:
         """A digest of everything the model is shown for this hunk (cache key part)."""
         h = hashlib.sha256()
@@ -258,14 +266,7 @@ class Review:
 
     def new_side_lines(self) -> dict[tuple[str, int], str]:
         """(path, new-file line number) -> text, for every new-side line the hunks show."""
-        lines: dict[tuple[str, int], str] = {}
-        for hunk in self.hunks:
-            for no, text in (*hunk.context_before, *hunk.context_after):
-                lines[(hunk.path, no)] = text
-            for ln in hunk.lines:
-                if ln.new_no is not None and ln.kind != "-":
-                    lines[(hunk.path, ln.new_no)] = ln.text
-        return lines
+        return {(hunk.path, no): text for hunk in self.hunks for no, text in hunk.new_side.items()}
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -18,12 +18,11 @@ from pathlib import Path
 from reviewer import git
 from reviewer.diffsource import DiffSource
 from reviewer.errors import ModelUnavailable, ReviewerError
+from reviewer.evaluation.runner import is_alarm  # an alarm as the eval scorer counts one
 from reviewer.session import ReviewSession
-from reviewer.types import Finding
 
 # "Fix #12", "fixes the parser", "bug in X", "regression": the commit repairs something.
 FIX_SUBJECT = re.compile(r"\b(fix(?:e[sd]|ing)?|bug(?:fix)?|regression|hotfix)\b", re.IGNORECASE)
-ALARM_SEVERITIES = ("medium", "high")
 
 
 @dataclass(frozen=True)
@@ -61,11 +60,6 @@ def last_commits(root: Path, n: int) -> list[Commit]:
     return commits
 
 
-def is_alarm(finding: Finding) -> bool:
-    """An alarm as the eval scorer counts one: a bug or security finding of medium or high severity."""
-    return finding.category.value in ("bug", "security") and finding.severity.value in ALARM_SEVERITIES
-
-
 def replay_one(session: ReviewSession, root: Path, commit: Commit, reverse: bool) -> Row:
     """Review one commit (or its reversal) in `session`; a diff that cannot be reviewed is a row with an error."""
     rng = f"{commit.sha}..{commit.sha}^" if reverse else f"{commit.sha}^..{commit.sha}"
@@ -79,7 +73,7 @@ def replay_one(session: ReviewSession, root: Path, commit: Commit, reverse: bool
         raise  # the model itself failing is not a property of the commit
     except ReviewerError as exc:
         return Row(commit, reverse, 0, 0, False, round(time.perf_counter() - started, 3), error=str(exc))
-    return Row(commit, reverse, len(parsed.hunks), sum(map(is_alarm, review.findings)),
+    return Row(commit, reverse, len(parsed.hunks), sum(is_alarm(f.to_dict()) for f in review.findings),
                session.exit_status(review.findings) == 1, round(time.perf_counter() - started, 3),
                cached=review.stats.cached)
 
@@ -120,4 +114,4 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["FIX_SUBJECT", "Commit", "Row", "format_table", "is_alarm", "last_commits", "replay", "replay_one"]
+__all__ = ["FIX_SUBJECT", "Commit", "Row", "format_table", "last_commits", "replay", "replay_one"]
