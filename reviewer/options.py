@@ -37,7 +37,7 @@ def add_review_args(p: argparse.ArgumentParser) -> None:
     out.add_argument("--format", choices=FORMATS, default="text",
                      help="text (default), json, sarif (GitHub code scanning), rdjson/rdjsonl (reviewdog), "
                      "github (workflow annotations), line (path:line:col: severity category: title, for "
-                     "editors' quickfix lists)")
+                     "editors' quickfix lists), codeclimate (GitLab Code Quality)")
     out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (atomically) instead of stdout")
     out.add_argument("--fail-on", metavar="SEV", help="exit 1 on findings at or above low|medium|high|never (default: high)")
     out.add_argument("--block", choices=BLOCK_POLICIES,

@@ -22,7 +22,7 @@ from reviewer.types import Category, Finding, ModelInfo, Review, Severity
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "golden"
-MACHINE_FORMATS = ("sarif", "rdjson", "rdjsonl", "github")
+MACHINE_FORMATS = ("sarif", "rdjson", "rdjsonl", "github", "codeclimate")
 
 
 def render(fmt: str, review: Review) -> str:
@@ -91,11 +91,46 @@ def test_empty_review_renders_valid_output(fmt, sarif_validator):
     if fmt == "sarif":
         log = assert_valid_sarif(sarif_validator, out)
         assert log["runs"][0]["results"] == [] and log["runs"][0]["tool"]["driver"]["rules"] == []
+    elif fmt == "codeclimate":
+        assert json.loads(out) == []  # GitLab reads an empty array as "no issues"
     elif fmt == "rdjson":
         data = json.loads(out)
         assert data["diagnostics"] == [] and data["source"]["name"] == "reviewer"
     else:
         assert out == ""  # no lines: nothing to report, nothing to parse
+
+
+# ---- Code Quality (GitLab) ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def codeclimate_validator() -> Draft7Validator:
+    schema = json.loads((DATA / "codeclimate-gitlab.schema.json").read_text(encoding="utf-8"))
+    Draft7Validator.check_schema(schema)
+    return Draft7Validator(schema)
+
+
+@pytest.mark.parametrize("review", [sample_review, rich_review, empty_review])
+def test_codeclimate_validates_against_gitlabs_format(review, codeclimate_validator):
+    issues = json.loads(render("codeclimate", review()))
+    errors = list(codeclimate_validator.iter_errors(issues))
+    assert not errors, [e.message for e in errors]
+    assert len({i["fingerprint"] for i in issues}) == len(issues)  # GitLab matches base/head issues by it
+
+
+def test_codeclimate_schema_check_is_not_vacuous(codeclimate_validator):
+    issues = json.loads(render("codeclimate", sample_review()))
+    issues[0]["severity"] = "high"  # GitLab's scale is info..blocker
+    del issues[1]["location"]["lines"]
+    assert len(list(codeclimate_validator.iter_errors(issues))) == 2
+
+
+def test_codeclimate_fields():
+    issues = json.loads(render("codeclimate", rich_review()))
+    sql = next(i for i in issues if i["check_name"] == "reviewer/security/sql-built-with-string-formatting")
+    assert sql["severity"] == "critical" and sql["location"] == {"path": "app/users.py", "lines": {"begin": 11, "end": 11}}
+    assert sql["description"].startswith("SQL built with string formatting")
+    assert [i["check_name"] for i in issues].count("bandit/B608") == 2
 
 
 # ---- SARIF -------------------------------------------------------------------------

@@ -27,10 +27,11 @@ SINKS: dict[str, str] = {
     "github": "annotations",
     "line": "line",
     "concise": "concise",
+    "codeclimate": "codeclimate",
 }
 
 # What `reviewer review --format` offers (concise is the hook's own).
-FORMATS = ("text", "json", "sarif", "rdjson", "rdjsonl", "github", "line")
+FORMATS = ("text", "json", "sarif", "rdjson", "rdjsonl", "github", "line", "codeclimate")
 
 
 def get_renderer(name: str) -> Renderer:
