@@ -17,6 +17,7 @@ from reviewer.types import Category, Finding, Hunk, Severity
 
 MAX_TITLE = 120
 MAX_MESSAGE = 1000
+MAX_ANALYSIS = 300  # the schema's maxLength for "analysis"
 MAX_SUGGESTION = 4000  # a longer "replacement" is no suggestion for a hunk's line; dropped, not cut
 
 # C0 and C1 controls, DEL, and the bidi embeddings/overrides/isolates of "trojan source".
@@ -31,6 +32,7 @@ class ParseResult:
     findings: tuple[Finding, ...]
     dropped: int = 0
     malformed: bool = False
+    analysis: str = ""  # the model's own one- or two-sentence reading of the hunk (the CI walkthrough)
 
 
 def _text(value: object, limit: int) -> str:
@@ -78,7 +80,8 @@ def parse_findings(text: str, hunk: Hunk, source: str = "model") -> ParseResult:
             dropped += 1
         else:
             kept.append(finding)
-    return ParseResult(tuple(kept), dropped)
+    return ParseResult(tuple(kept), dropped, analysis=_text(data.get("analysis"), MAX_ANALYSIS)
+                       if isinstance(data.get("analysis"), str) else "")
 
 
 def _to_finding(item: object, hunk: Hunk, valid_lines: frozenset[int], source: str) -> Finding | None:

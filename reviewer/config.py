@@ -53,6 +53,11 @@ SECRETS_POLICIES = ("warn", "redact", "block", "ignore")
 # was measured precise (reviewer/blocking.py), the rest are advisory; "all" = every one.
 BLOCK_POLICIES = ("evidence", "all")
 
+# Custom instructions (`instructions`, `path-instructions`, .reviewer/instructions.md) go into every
+# prompt: together at most this many characters (about 600 tokens of the 4096-token window).
+MAX_INSTRUCTIONS = 2000
+INSTRUCTIONS_FILE = ".reviewer/instructions.md"
+
 # Prompt layouts for a GGUF without a chat template of its own (reviewer/backends/chat_formats.py).
 CHAT_FORMATS = ("llama-2", "chatml")
 
@@ -103,6 +108,14 @@ class Config:
     report_unused_ignores: bool = False
     max_findings: int = 0
     max_findings_per_file: int = 0
+    # What the team wants the reviewer to keep in mind (docs/ci.md#custom-instructions): text for every
+    # hunk, and (glob, text) pairs for the hunks of matching paths; both go into the prompt.
+    instructions: str = ""
+    path_instructions: tuple[tuple[str, str], ...] = ()
+    # A budget for one run (0 = none): at most `max_hunks` hunks sent to the model and no new
+    # request after `time_budget` seconds; cached hunks are free. What is left is listed, never dropped silently.
+    max_hunks: int = 0
+    time_budget: float = 0.0
     # Where the run started (set by the front end, not a setting): the baseline is found from here.
     cwd: Path | None = None
     # The interpreter the generated tests run with, inside the sandbox (needs pytest); None: reviewer's own.
@@ -198,6 +211,10 @@ _CONVERTERS: dict[str, Any] = {
     "max_findings_per_file": lambda v: _count(v, "max_findings_per_file"),
     "tests_python": str,
     "unsafe_no_sandbox": _to_bool,
+    "instructions": lambda v: _instruction_text(v, "instructions"),
+    "path_instructions": lambda v: _path_instructions(v),
+    "max_hunks": lambda v: _count(v, "max_hunks"),
+    "time_budget": lambda v: _seconds(v, "time_budget"),
 }
 _NOT_FROM_FILES = ("unsafe_no_sandbox",)  # a repository must not switch its own tests' sandbox off
 
@@ -207,6 +224,25 @@ def _count(v: Any, name: str) -> int:
     if n < 0:
         raise ValueError(f"{name} must be 0 (no limit) or more, got {v!r}")
     return n
+
+
+def _seconds(v: Any, name: str) -> float:
+    x = float(v)
+    if not 0.0 <= x < 1e7:
+        raise ValueError(f"{name} must be 0 (no limit) or a number of seconds, got {v!r}")
+    return x
+
+
+def _instruction_text(v: Any, name: str) -> str:
+    if not isinstance(v, str):
+        raise ValueError(f"{name} must be text")
+    return v.strip()
+
+
+def _path_instructions(v: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(v, Mapping):
+        raise ValueError('expected a table of glob = "text", e.g. [path-instructions] "api/*" = "..."')
+    return tuple((str(glob), _instruction_text(text, f"path-instructions[{glob!r}]")) for glob, text in v.items())
 
 
 def _fraction(v: Any, name: str) -> float:
@@ -263,18 +299,64 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ReviewerError(f"{path}: cannot read config: {exc}") from None
 
 
+def find_instructions_file(start: Path) -> Path | None:
+    """The nearest .reviewer/instructions.md, from start upwards to the repository's top."""
+    for d in (start, *start.parents):
+        if (d / INSTRUCTIONS_FILE).is_file():
+            return d / INSTRUCTIONS_FILE
+        if (d / ".git").exists():
+            break
+    return None
+
+
+def _with_instructions_file(config: Config, text: str | None) -> Config:
+    if text is None or not text.strip():
+        return config
+    joined = "\n\n".join(t for t in (config.instructions, text.strip()) if t)
+    return config.replace(instructions=joined)
+
+
+def _check_instructions(config: Config) -> None:
+    size = len(config.instructions) + sum(len(t) for _, t in config.path_instructions)
+    if size > MAX_INSTRUCTIONS:
+        raise ReviewerError(f"the custom instructions are {size} characters; the cap is {MAX_INSTRUCTIONS} "
+                            f"(they go into every prompt): shorten instructions, path-instructions or {INSTRUCTIONS_FILE}")
+
+
+def _from_texts(config: Config, files: Mapping[str, str | None]) -> Config:
+    """Settings from file texts given by the caller (`reviewer ci`: the base commit's), not the working tree."""
+    dotfile, pyproject = files.get(".reviewer.toml"), files.get("pyproject.toml")
+    origin, table = None, None
+    try:
+        if dotfile is not None:
+            origin, table = ".reviewer.toml", tomllib.loads(dotfile)
+        elif pyproject is not None:
+            origin, table = "pyproject.toml", tomllib.loads(pyproject).get("tool", {}).get("reviewer")
+    except tomllib.TOMLDecodeError as exc:
+        raise ReviewerError(f"{origin} (base commit): cannot read config: {exc}") from None
+    if table is not None:
+        config = _apply(config, table, f"{origin} (base commit)", from_file=True)
+    return _with_instructions_file(config, files.get(INSTRUCTIONS_FILE))
+
+
 def load_config(
     cwd: Path,
     env: Mapping[str, str],
     flags: Mapping[str, Any],
     config_file: Path | None = None,
+    files: Mapping[str, str | None] | None = None,
 ) -> Config:
     """Build the Config for a run. Later sources win: file, then env, then flags.
 
     `flags` holds only the options the user actually passed (None values are ignored).
+    `files` (path -> text, None = absent) replaces the search of the working tree for
+    .reviewer.toml, pyproject.toml and .reviewer/instructions.md: `reviewer ci` passes the
+    base commit's, so a pull request cannot change the settings it is reviewed with.
     """
     config = Config()
-    if config_file is not None:
+    if config_file is None and files is not None:
+        config = _from_texts(config, files)
+    elif config_file is not None:
         if not config_file.is_file():
             raise ReviewerError(f"config file {config_file} not found; check --config")
         data = _read_toml(config_file)
@@ -284,10 +366,18 @@ def load_config(
         found = find_config_file(cwd)
         if found is not None:
             config = _apply(config, found[1], str(found[0]), from_file=True)
+        instructions = find_instructions_file(cwd)
+        if instructions is not None:
+            try:
+                text = instructions.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ReviewerError(f"{instructions}: cannot read: {exc}") from None
+            config = _with_instructions_file(config, text)
     from_env = {k[len("REVIEWER_"):].lower(): v for k, v in env.items() if k.startswith("REVIEWER_")}
     from_env = {k: v for k, v in from_env.items() if k in _CONVERTERS and k not in ("api_key",)}
     config = _apply(config, from_env, "environment")
     config = _apply(config, {k: v for k, v in flags.items() if v is not None}, "command line")
+    _check_instructions(config)
     return config
 
 
@@ -295,4 +385,4 @@ def default_exclude() -> tuple[str, ...]:
     return DEFAULT_EXCLUDE
 
 
-__all__ = ["BLOCK_POLICIES", "CHAT_FORMATS", "SECRETS_POLICIES", "Config", "find_config_file", "load_config", "parse_categories", "parse_fail_on", "parse_severity"]
+__all__ = ["BLOCK_POLICIES", "CHAT_FORMATS", "INSTRUCTIONS_FILE", "MAX_INSTRUCTIONS", "SECRETS_POLICIES", "Config", "find_config_file", "load_config", "parse_categories", "parse_fail_on", "parse_severity"]

@@ -65,6 +65,11 @@ def add_review_args(p: argparse.ArgumentParser) -> None:
                        help="report at most N findings, the most severe and best-evidenced first (default 0 = all)")
     noise.add_argument("--max-findings-per-file", type=int, metavar="N",
                        help="report at most N findings per file (default 0 = all)")
+    noise.add_argument("--max-hunks", metavar="N", help="send at most N hunks to the model, those an analyzer flagged "
+                       "or that read untrusted input first, then the largest; the rest are listed as not reviewed "
+                       "(default 0 = all; cached hunks are free)")
+    noise.add_argument("--time-budget", metavar="SECONDS", help="send no new hunk to the model after SECONDS; the "
+                       "rest are listed as not reviewed (default 0 = no limit)")
 
     model = p.add_argument_group("model")
     model.add_argument("--model", metavar="NAME|PATH", help="registry name (see `reviewer models list`) or a .gguf path")
@@ -113,19 +118,23 @@ def flags(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     """The command-line settings, as `reviewer.config.load_config` takes them (None = not given)."""
     names = ("fail_on", "block", "categories", "min_severity", "min_confidence", "quiet", "model", "backend", "base_url",
              "n_gpu_layers", "threads", "ctx", "chat_format", "parallel", "cache", "cache_dir", "analyzers", "secrets", "run_tests",
-             "baseline", "inline_ignores", "report_unused_ignores", "max_findings", "max_findings_per_file", "unsafe_no_sandbox")
+             "baseline", "inline_ignores", "report_unused_ignores", "max_findings", "max_findings_per_file", "unsafe_no_sandbox",
+             "max_hunks", "time_budget")
     out = {n: getattr(args, n, None) for n in names}
     out["timeout"] = getattr(args, "server_timeout", None)  # `reviewer tests` has its own --timeout (per test)
     out.update(extra)
     return out
 
 
-def load_config(args: argparse.Namespace, cwd: Path, env: Mapping[str, str] | None = None, **extra: Any) -> Config:
-    """Settings from the config file, REVIEWER_* variables and the command's flags, in that order."""
+def load_config(args: argparse.Namespace, cwd: Path, env: Mapping[str, str] | None = None,
+                files: Mapping[str, str | None] | None = None, **extra: Any) -> Config:
+    """Settings from the config file, REVIEWER_* variables and the command's flags, in that order
+    (`files`: the config files' texts to use instead of the working tree's; `reviewer ci`)."""
     from reviewer.config import load_config as load
 
     config_file = getattr(args, "config", None)
-    config = load(cwd, os.environ if env is None else env, flags(args, **extra), Path(config_file) if config_file else None)
+    config = load(cwd, os.environ if env is None else env, flags(args, **extra), Path(config_file) if config_file else None,
+                  files)
     return config.replace(cwd=cwd)
 
 

@@ -7,8 +7,9 @@ these); `run_review` collects them, merges duplicates and applies the thresholds
 from __future__ import annotations
 
 import hashlib
+import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -18,12 +19,15 @@ from reviewer.answers import merge_duplicates, parse_findings
 from reviewer.backends import Backend
 from reviewer.cache import ResultCache, cache_key
 from reviewer.config import Config
+from reviewer.dataflow.tables import SOURCE_CHAINS, SOURCE_NAMES
 from reviewer.grounding import FileFacts, ground_analyzer_flows, ground_model_findings
-from reviewer.prompting import PromptTemplate, load_template, review_messages, review_schema
+from reviewer.prompting import PromptTemplate, hunk_instructions, load_template, review_messages, review_schema
 from reviewer.trivial import behaviour_preserving
-from reviewer.types import Completion, Finding, Hunk, Message, ParsedDiff, Review, SkippedFile, Stats
+from reviewer.types import Completion, Finding, Hunk, HunkNote, Message, ParsedDiff, Review, SkippedFile, Stats
 
 CHARS_PER_TOKEN = 3  # conservative for code; used only to keep prompts inside the context window
+UNCHANGED = "unchanged since the last reviewed commit and not in the result cache"
+_TAINT_SOURCE = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in (*SOURCE_NAMES, *SOURCE_CHAINS)) + r")\b")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,9 @@ class HunkResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     skipped_reason: str | None = None
+    analysis: str = ""
+    unreviewed: bool = False  # left by the budget (max_hunks, time_budget)
+    unchanged: bool = False  # not asked: unchanged since the last reviewed commit (`ask_only`)
 
 
 class Progress(Protocol):
@@ -64,8 +71,9 @@ def fitting_prompt(
     """The prompt for `hunk`, without the extra context if that is what it takes to fit
     the context window; None when even the bare hunk does not fit."""
     budget_chars = (config.ctx - config.max_tokens) * CHARS_PER_TOKEN
+    instructions = hunk_instructions(hunk.path, config.instructions, config.path_instructions)
     for candidate in (hunk, replace(hunk, context_before=(), context_after=())):
-        messages = review_messages(candidate, config.categories, template, hints)
+        messages = review_messages(candidate, config.categories, template, hints, instructions)
         if sum(len(m["content"]) for m in messages) <= budget_chars:
             return candidate, messages
     return None
@@ -87,6 +95,14 @@ class _Ask:
     key: str
     hints: tuple[Finding, ...]
 
+    @property
+    def priority(self) -> tuple[int, int]:
+        """Budget order (smaller first): hunks an analyzer flagged or that read untrusted input
+        (a taint source on an added line), then the larger hunks."""
+        added = [ln.text for ln in self.hunk.lines if ln.kind == "+"]
+        flagged = bool(self.hints) or any(_TAINT_SOURCE.search(text) for text in added)
+        return (0 if flagged else 1, -len(added))
+
 
 def parallel_requests(backend: Backend) -> int:
     """How many requests `backend` takes at once: a server batches concurrent requests
@@ -102,6 +118,7 @@ def review_hunks(
     progress: Progress,
     hints: tuple[Finding, ...] = (),
     facts: FileFacts | None = None,
+    ask_only: Callable[[Hunk], bool] | None = None,
 ) -> Iterator[HunkResult]:
     """Review each hunk: from the cache when the same model saw the same prompt, else the model.
 
@@ -109,7 +126,9 @@ def review_hunks(
     server), up to that many are in flight while earlier results are being yielded.
     `hints` (analyzer findings) on a hunk's lines are shown to the model with that hunk.
     `facts` (the whole new files, where the diff came with them) lets grounding tell
-    docstrings from code and follow untrusted input through a function.
+    docstrings from code and follow untrusted input through a function. A hunk for which
+    `ask_only` says no is served from the cache only (`reviewer ci`: unchanged since the last
+    review). With a budget (`config.max_hunks`, `config.time_budget`) see `_within_budget`.
     """
     template = load_template("review")
     schema = review_schema()
@@ -131,12 +150,19 @@ def review_hunks(
         # Keyed on the exact prompt: hunk, context, hints and template text all count.
         key = cache_key(backend.info.sha256, template.cache_tag, messages_digest(messages), str(config.max_tokens))
         completion = cache.get(key) if cache else None
-        plan.append(_result(hunk, completion, True, hunk_hints, facts) if completion is not None
-                    else _Ask(hunk, messages, key, hunk_hints))
+        if completion is not None:
+            plan.append(_result(hunk, completion, True, hunk_hints, facts))
+        elif ask_only is not None and not ask_only(hunk):
+            plan.append(HunkResult(hunk, (), skipped_reason=UNCHANGED, unchanged=True))
+        else:
+            plan.append(_Ask(hunk, messages, key, hunk_hints))
 
     asks = [step for step in plan if isinstance(step, _Ask)]
     if asks:
         progress.model_loading()
+    if asks and (config.max_hunks or config.time_budget):
+        yield from _within_budget(plan, asks, backend, schema, config, cache, facts)
+        return
     answers = _answers(asks, backend, schema, config.max_tokens)
     try:
         for step in plan:
@@ -149,6 +175,37 @@ def review_hunks(
             yield _result(step.hunk, completion, False, step.hints, facts)
     finally:
         answers.close()
+
+
+def _within_budget(plan: list[HunkResult | _Ask], asks: list[_Ask], backend: Backend, schema: dict[str, object],
+                   config: Config, cache: ResultCache | None, facts: FileFacts) -> Iterator[HunkResult]:
+    """The budgeted review: the model answers the asks in priority order until `max_hunks` are
+    done or `time_budget` seconds have passed (checked before each new request; one already
+    running finishes); the rest come back as unreviewed results, in hunk order like the others.
+    All answers are in before the first result is yielded (the order differs from the hunks')."""
+    ordered = sorted(asks, key=lambda a: a.priority)
+    allowed = ordered[: config.max_hunks] if config.max_hunks else ordered
+    started = time.monotonic()
+    done: dict[int, Completion] = {}
+    answers = _answers(allowed, backend, schema, config.max_tokens)
+    try:
+        for ask in allowed:
+            if config.time_budget and time.monotonic() - started >= config.time_budget:
+                break
+            done[id(ask)] = next(answers)
+            if cache:
+                cache.put(ask.key, done[id(ask)])
+    finally:
+        answers.close()
+    spent = f"time budget of {config.time_budget:g} s spent" if len(done) < len(allowed) else \
+        f"max-hunks {config.max_hunks} reached"
+    for step in plan:
+        if isinstance(step, HunkResult):
+            yield step
+        elif id(step) in done:
+            yield _result(step.hunk, done[id(step)], False, step.hints, facts)
+        else:
+            yield HunkResult(step.hunk, (), skipped_reason=f"not reviewed: {spent}", unreviewed=True)
 
 
 def _answers(asks: list[_Ask], backend: Backend, schema: dict[str, object], max_tokens: int) -> Iterator[Completion]:
@@ -181,6 +238,7 @@ def _result(hunk: Hunk, completion: Completion, cached: bool, hints: tuple[Findi
         dropped=parsed.dropped,
         cached=cached,
         malformed=parsed.malformed,
+        analysis=parsed.analysis,
         prompt_tokens=0 if cached else completion.prompt_tokens,
         completion_tokens=0 if cached else completion.completion_tokens,
     )
@@ -224,22 +282,32 @@ def run_review(
     cache: ResultCache | None,
     progress: Progress | None = None,
     hints: tuple[Finding, ...] = (),
+    ask_only: Callable[[Hunk], bool] | None = None,
 ) -> Review:
     """Review every hunk of a parsed diff and assemble the Review.
 
     `hints` are analyzer findings (see reviewer.analyzers): shown to the model, then
-    merged into the result.
+    merged into the result. `ask_only`: see `review_hunks`.
     """
     progress = progress or NoProgress()
     started = time.perf_counter()
     findings: list[Finding] = []
     skipped: list[SkippedFile] = list(parsed.skipped)
+    unreviewed: list[SkippedFile] = []
+    notes: list[HunkNote] = []
+    unchanged = 0
     cached = prompt_tokens = completion_tokens = dropped = unreadable = 0
     progress.start(len(parsed.hunks))
     facts = FileFacts(parsed.sources)
     try:
-        for result in review_hunks(parsed.hunks, backend, config, cache, progress, hints, facts):
+        for result in review_hunks(parsed.hunks, backend, config, cache, progress, hints, facts, ask_only):
             progress.advance(result)
+            place = f"{result.hunk.path}:{result.hunk.new_start}"
+            if result.unreviewed or result.unchanged:
+                unchanged += result.unchanged
+                if result.unreviewed:
+                    unreviewed.append(SkippedFile(place, result.skipped_reason or ""))
+                continue
             if result.skipped_reason:
                 skipped.append(SkippedFile(f"{result.hunk.path}:{result.hunk.new_start}", result.skipped_reason))
                 continue
@@ -249,6 +317,9 @@ def run_review(
             completion_tokens += result.completion_tokens
             dropped += result.dropped
             unreadable += result.malformed
+            if result.analysis:
+                h = result.hunk
+                notes.append(HunkNote(h.path, h.new_start, h.new_start + max(h.new_len, 1) - 1, result.analysis))
     finally:
         progress.finish()
     stats = Stats(
@@ -261,6 +332,8 @@ def run_review(
         skipped=tuple(skipped),
         dropped_findings=dropped,
         unreadable_answers=unreadable,
+        unreviewed=tuple(unreviewed),
+        unchanged=unchanged,
     )
     merged = merge_findings(findings, ground_analyzer_flows(hints, facts), config)
-    return Review(backend.info, tuple(merged), stats=stats, hunks=parsed.hunks)
+    return Review(backend.info, tuple(merged), stats=stats, hunks=parsed.hunks, notes=tuple(notes))

@@ -15,6 +15,7 @@ fence, and the path and section stay on one line inside their backticks.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -126,13 +127,34 @@ def render_hints(hints: tuple[Finding, ...]) -> str:
     return f"\nA static analyzer flagged these added lines; check whether each is a real problem:\n{rows}\n"
 
 
+def hunk_instructions(path: str, general: str, by_path: Sequence[tuple[str, str]]) -> str:
+    """The custom instructions for a hunk of `path`: the general text, then each matching glob's."""
+    from fnmatch import fnmatch
+
+    parts = [general] + [text for glob, text in by_path if fnmatch(path, glob)]
+    return "\n".join(p for p in parts if p.strip())
+
+
+def render_instructions(text: str) -> str:
+    """The project's own review instructions, as a paragraph after the code ('' when none: the
+    prompt is then the same text as before instructions existed). They come from the repository
+    (in CI from the base branch), so they are made inert like the code."""
+    if not text.strip():
+        return ""
+    lines = (_UNPRINTABLE.sub(" ", line).rstrip() for line in text.replace("\r\n", "\n").split("\n"))
+    body = neutralize_special_tokens("\n".join(lines)).strip()
+    return f"\nThe project's maintainers give these instructions for reviewing its code:\n{body}\n"
+
+
 def review_messages(
     hunk: Hunk,
     categories: tuple[Category, ...],
     template: PromptTemplate | None = None,
     hints: tuple[Finding, ...] = (),
+    instructions: str = "",
 ) -> list[Message]:
-    """The chat messages asking the model to review one hunk (with analyzer hints, if any)."""
+    """The chat messages asking the model to review one hunk (with analyzer hints and the
+    project's instructions, if any)."""
     template = template or load_template("review")
     definition = enclosing_definition(hunk)
     section = f", in `{inline_text(definition)}`" if definition else ""
@@ -148,6 +170,7 @@ def review_messages(
         "code": neutralize_special_tokens(render_code(hunk).replace("```", "` ` `")),  # keep the code fence intact
         "focus": focus,
         "hints": render_hints(hints),
+        "instructions": render_instructions(instructions),
     }
     return [
         {"role": "system", "content": _fill(template.system, values)},

@@ -130,7 +130,8 @@ class ReviewSession:
         return anchor_findings(analyze(parsed, self.cache), parsed) if self.config.analyzers else ()
 
     def review(self, parsed: ParsedDiff, progress: ProgressFactory | None = None,
-               tree: TreeSpec | None = None, say: Say | None = None) -> Review:
+               tree: TreeSpec | None = None, say: Say | None = None,
+               ask_only: Callable[[Hunk], bool] | None = None) -> Review:
         """Review parsed hunks: cache first, the model for the rest; analyzers when configured.
 
         `progress` is called with the model's name once the backend is known (the CLI's bar
@@ -144,7 +145,8 @@ class ReviewSession:
         With `config.run_tests` and a `tree` (where the new-side project comes from), the
         changed functions' generated tests then run in a sandboxed copy of it and ground the
         findings (reviewer.testgen.evidence); `say` gets their progress lines (default:
-        stderr unless quiet).
+        stderr unless quiet). `ask_only`: the hunks the model may be asked about, the others
+        come from the cache only (`reviewer ci`, incremental; reviewer.pipeline.review_hunks).
         """
         original = parsed  # anchors and `reviewer: ignore` comments are read from the code, not its redaction
         parsed, redacted = guard(parsed, self.config, self.warn)
@@ -152,7 +154,7 @@ class ReviewSession:
         shown: Progress = progress(backend.info.name) if progress is not None else NoProgress()
         hints = self.analyze(parsed)
         try:
-            review = run_review(parsed, backend, self.config, self.cache, shown, hints)
+            review = run_review(parsed, backend, self.config, self.cache, shown, hints, ask_only)
             if self.config.run_tests and tree is not None:
                 review = self._with_tests(review, parsed, tree, redacted, say)
         except ModelUnavailable:

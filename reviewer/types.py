@@ -236,6 +236,9 @@ class Stats:
     hidden_by_baseline: int = 0  # findings .reviewer-baseline.json dismissed (reviewer.noise)
     hidden_by_inline: int = 0  # findings a `reviewer: ignore` comment hides
     over_budget: int = 0  # findings left out by max_findings / max_findings_per_file
+    # hunks the run's budget (max_hunks, time_budget) left unreviewed: listed, never dropped silently
+    unreviewed: tuple[SkippedFile, ...] = ()
+    unchanged: int = 0  # hunks unchanged since the last reviewed head and not in the cache (`reviewer ci`)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -251,7 +254,19 @@ class Stats:
             "hidden_by_baseline": self.hidden_by_baseline,
             "hidden_by_inline": self.hidden_by_inline,
             "over_budget": self.over_budget,
+            "unreviewed": [{"path": s.path, "reason": s.reason} for s in self.unreviewed],
+            "unchanged": self.unchanged,
         }
+
+
+@dataclass(frozen=True)
+class HunkNote:
+    """The model's analysis of one hunk (new-file lines start..end of path): untrusted text."""
+
+    path: str
+    start: int
+    end: int
+    text: str
 
 
 @dataclass(frozen=True)
@@ -263,6 +278,7 @@ class Review:
     tests: tuple[TestSuggestion, ...] = ()
     stats: Stats = field(default_factory=Stats)
     hunks: tuple[Hunk, ...] = ()
+    notes: tuple[HunkNote, ...] = ()  # the model's per-hunk analyses, in hunk order (the CI walkthrough)
 
     def new_side_lines(self) -> dict[tuple[str, int], str]:
         """(path, new-file line number) -> text, for every new-side line the hunks show."""

@@ -96,6 +96,8 @@ class FakeGitHub(BaseHTTPRequestHandler):
             return self._send(200, s.comments)
         if method == "GET" and path == f"{pull}/reviews":
             return self._send(200, s.reviews)
+        if method == "GET" and path == f"{prefix}/issues/{PR}/comments":
+            return self._send(200, s.issue_comments)
         if method == "GET" and path.startswith(f"{prefix}/commits/"):
             sha = path.rsplit("/", 1)[1]
             return self._send(200, {"sha": sha, "url": f"{s.base}{prefix}/commits/{sha}"})
@@ -176,11 +178,13 @@ class GitHubServer(ThreadingHTTPServer):
         self.refuse_positions = False
         self.permissions: dict[str, str | int] = {"alice": "write", "mallory": "read"}
         self.resolved: set[str] = set()
+        self.issue_comments: list[dict[str, Any]] = []  # top-level pull request comments
 
     def pull_json(self) -> dict[str, Any]:
         repo = {"full_name": OWNER_REPO, "name": "shop", "url": f"{self.base}/repos/{OWNER_REPO}"}
         head_repo = {**repo, "full_name": self.head_repo}
         return {"number": PR, "url": f"{self.base}/repos/{OWNER_REPO}/pulls/{PR}", "state": "open",
+                "issue_url": f"{self.base}/repos/{OWNER_REPO}/issues/{PR}",
                 "base": {"ref": "main", "sha": BASE_SHA, "repo": repo},
                 "head": {"ref": "feature", "sha": HEAD_SHA, "repo": head_repo}}
 
@@ -262,7 +266,8 @@ def canned(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Replace the review pipeline by a hand-made Review; records the default range asked for."""
     state: dict[str, Any] = {"review": make_review(), "ranges": [], "fail_on": None}
 
-    def fake(args: argparse.Namespace, cwd: Path, env: Any, default_range: str | None) -> tuple[Review, Any]:
+    def fake(args: argparse.Namespace, cwd: Path, env: Any, default_range: str | None,
+             ask_only: Any = None) -> tuple[Review, Any]:
         from reviewer.config import Config
 
         state["ranges"].append(default_range)
@@ -270,6 +275,11 @@ def canned(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     monkeypatch.setattr(gh_mod, "review_request", fake)
     return state
+
+
+def changes(srv: GitHubServer) -> list[dict[str, Any]]:
+    """The writes, less GraphQL queries (a POST that only reads)."""
+    return [w for w in srv.writes() if not (w["path"] == "/graphql" and "mutation" not in w["body"]["query"])]
 
 
 def posted_reviews(srv: GitHubServer) -> list[dict[str, Any]]:
@@ -303,12 +313,12 @@ def test_posts_one_review_with_inline_comments(server: GitHubServer, canned: dic
     body = review["body"]
     assert "Found 4 issues (1 high, 1 medium, 2 low) in 2 files" in body
     assert "| security | 1 | 0 | 0 |" in body and "| style | 0 | 0 | 1 |" in body
-    assert "`qwen2.5-coder-1.5b`" in body and "9.4s" in body and "(1 cached)" in body
+    assert "`qwen2.5-coder-1.5b`" in body and "9.4s" in body and "(1 from the cache)" in body
     assert "`static/logo.png`: binary" in body
     assert "3 new inline comments." in body
     # the finding outside the diff is in the summary, never an inline comment
     assert "**Not on this diff's changed lines** (1" in body and "`app/users.py:200`" in body and "Far away" in body
-    assert body.endswith(f"<!-- reviewer:summary fingerprints={findings()[2].fingerprint} -->")
+    assert body.endswith(f"<!-- reviewer:summary fingerprints={findings()[2].fingerprint} head={HEAD_SHA} -->")
     assert "Found 4 issues" in out  # the text report goes to the job log
     assert TOKEN not in out + err
 
@@ -331,27 +341,29 @@ def test_rerun_posts_nothing_new_then_marks_gone_finding_outdated(
         server: GitHubServer, canned: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ci(["ci", "github"], tmp_path, capsys)
     assert len(server.comments) == 3
-    n_writes = len(server.writes())
+    n_writes = len(changes(server))
 
     code, _, err = ci(["ci", "github"], tmp_path, capsys)  # same review again
     assert code == 0, err
-    assert len(server.writes()) == n_writes, "a re-run on the same review must not post anything"
+    assert len(changes(server)) == n_writes, "a re-run on the same review must not post anything"
     assert len(server.comments) == 3
     assert "nothing new to post" in err
 
     gone = findings()[3]
     canned["review"] = make_review(findings()[:3])  # the sum() loop was fixed
     ci(["ci", "github"], tmp_path, capsys)
-    new_writes = server.writes()[n_writes:]
+    new_writes = changes(server)[n_writes:]
     target = next(c for c in server.comments if c["path"] == "app/report.py")
-    assert new_writes == [{"method": "PATCH", "path": f"/repos/{OWNER_REPO}/pulls/comments/{target['id']}",
-                           "body": {"body": target["body"]}, "auth": f"token {TOKEN}"}]
+    assert new_writes[0] == {"method": "PATCH", "path": f"/repos/{OWNER_REPO}/pulls/comments/{target['id']}",
+                             "body": {"body": target["body"]}, "auth": f"token {TOKEN}"}
+    # and its thread is resolved (GraphQL resolveReviewThread), nothing else is written
+    assert len(new_writes) == 2 and "resolveReviewThread" in new_writes[1]["body"]["query"]
+    assert server.resolved == {f"PRRT_{target['id']}"}
     assert target["body"].startswith(OUTDATED_PREFIX + "\n\n")
     assert target["body"].endswith(f"<!-- reviewer:fingerprint={gone.fingerprint} -->")
-    assert not [w for w in new_writes if w["method"] == "POST"]
 
     ci(["ci", "github"], tmp_path, capsys)  # still gone: not marked twice
-    assert len(server.writes()) == n_writes + 1
+    assert len(changes(server)) == n_writes + 2
 
     canned["review"] = make_review()  # it came back: a fresh comment, the old one stays outdated
     ci(["ci", "github"], tmp_path, capsys)

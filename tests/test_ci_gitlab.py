@@ -240,7 +240,8 @@ def ci(argv: list[str], cwd: Path, capsys: pytest.CaptureFixture[str]) -> tuple[
 def canned(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     state: dict[str, Any] = {"review": make_review(), "ranges": [], "fail_on": None}
 
-    def fake(args: argparse.Namespace, cwd: Path, env: Any, default_range: str | None) -> tuple[Review, Any]:
+    def fake(args: argparse.Namespace, cwd: Path, env: Any, default_range: str | None,
+             ask_only: Any = None) -> tuple[Review, Any]:
         from reviewer.config import Config
 
         state["ranges"].append(default_range)
@@ -280,7 +281,7 @@ def test_posts_threads_on_new_lines_and_a_summary(server: GitLabServer, canned: 
     assert "Found 3 issues (1 high, 1 medium, 1 low) in 2 files" in summary["body"]
     assert "2 new inline threads." in summary["body"]
     assert "`app/other.py:3`" in summary["body"] and "Not in the MR" in summary["body"]
-    assert summary["body"].endswith(f"<!-- reviewer:summary fingerprints={findings()[2].fingerprint} -->")
+    assert summary["body"].endswith(f"<!-- reviewer:summary fingerprints={findings()[2].fingerprint} head={REFS['head_sha']} -->")
     assert all(r["token"] == TOKEN for r in server.requests)
     assert TOKEN not in out + err
 

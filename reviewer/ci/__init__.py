@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from reviewer.errors import ReviewerError
 from reviewer.options import diff_source, load_config, write_atomically
-from reviewer.types import Review, exit_status
+from reviewer.types import Hunk, Review, exit_status
+
+# Exit status of `reviewer ci` when the budget left hunks unreviewed and nothing blocks (1 wins).
+INCOMPLETE = 3
 
 # Secrets the platform gives the job; a repository's config must not route them to a model server.
 PLATFORM_SECRETS = ("GITHUB_TOKEN", "GH_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN", "ACTIONS_RUNTIME_TOKEN",
@@ -26,15 +29,31 @@ def explicit_source(args: argparse.Namespace) -> bool:
     return bool(args.range or args.base or args.diff or args.staged)
 
 
-def review_request(args: argparse.Namespace, cwd: Path, env: Mapping[str, str], default_range: str | None) -> tuple[Review | None, Any]:
+def request_config(args: argparse.Namespace, cwd: Path, env: Mapping[str, str], default_range: str | None) -> Any:
+    """The settings for reviewing a request: the config file and instructions of the base commit
+    (`--base REF`, the base of `--range`, else of `default_range`), never the checkout's: the
+    request's author must not configure their own review. With only `--diff` there is no base
+    commit: then the working tree's (a run on one's own machine). `--config FILE` always wins."""
+    from reviewer.ci.incremental import base_files, base_of
+
+    base = (args.base or base_of(args.range)) if explicit_source(args) else base_of(default_range)
+    if base is None or getattr(args, "config", None):
+        return load_config(args, cwd, env)
+    return load_config(args, cwd, env, files=base_files(cwd, base))
+
+
+def review_request(args: argparse.Namespace, cwd: Path, env: Mapping[str, str], default_range: str | None,
+                   ask_only: Callable[[Hunk], bool] | None = None) -> tuple[Review | None, Any]:
     """Run the review pipeline for a CI command. Returns (None, config) when the diff is empty.
 
-    The diff source is the one given by flags, else `default_range` ("BASE...HEAD").
+    The diff source is the one given by flags, else `default_range` ("BASE...HEAD"); the
+    settings come from the base commit (`request_config`); `ask_only` (incremental runs) says
+    which hunks may go to the model, the rest come from the cache only.
     """
     from reviewer.diff import DiffSource
     from reviewer.session import ReviewSession
 
-    config = load_config(args, cwd, env)
+    config = request_config(args, cwd, env, default_range)
     if config.api_key_env.upper() in PLATFORM_SECRETS:
         raise ReviewerError(f"refusing to send {config.api_key_env} to a model server (api_key_env); "
                             "use a variable of its own, e.g. REVIEWER_API_KEY")
@@ -54,7 +73,7 @@ def review_request(args: argparse.Namespace, cwd: Path, env: Mapping[str, str], 
 
             tree = tree_spec(cwd, range=args.range, base=args.base, diff=args.diff) if explicit_source(args) \
                 else tree_spec(cwd, range=default_range)
-        return session.review(parsed, tree=tree), config
+        return session.review(parsed, tree=tree, ask_only=ask_only), config
 
 
 def report_and_exit(args: argparse.Namespace, review: Review, config: Any, planned: dict[str, Any] | None) -> int:
@@ -69,7 +88,12 @@ def report_and_exit(args: argparse.Namespace, review: Review, config: Any, plann
     elif not args.output:
         sys.stdout.write(report)
     sys.stdout.flush()
-    return exit_status(review.findings, config.fail_on)
+    status = exit_status(review.findings, config.fail_on)
+    if status == 0 and review.stats.unreviewed:
+        print(f"reviewer: {len(review.stats.unreviewed)} hunk(s) not reviewed: the budget (max-hunks / time-budget) "
+              f"ran out; they are listed in the summary (exit {INCOMPLETE})", file=sys.stderr)
+        return INCOMPLETE
+    return status
 
 
 def write_step_summary(env: Mapping[str, str], markdown: str) -> None:

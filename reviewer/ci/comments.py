@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from reviewer.ci.dismiss import Dismissal, state_line, summary_lines
@@ -30,7 +30,7 @@ from reviewer.sinks.markdown import (
     indented_block,
     quick_action_exposed,
 )
-from reviewer.types import Category, Finding, Hunk, Review, Severity
+from reviewer.types import Category, Finding, Hunk, HunkNote, Review, Severity
 
 # path -> hunks; each hunk maps a right-side (new-file) line to its old-file line (None: added)
 RightSide = Mapping[str, Sequence[Mapping[int, "int | None"]]]
@@ -39,10 +39,13 @@ MARKER_PREFIX = "<!-- reviewer:fingerprint="
 SUMMARY_PREFIX = "<!-- reviewer:summary"
 OUTDATED_PREFIX = "~~outdated~~ ✅ No longer reported by reviewer"
 _MARKER_RE = re.compile(r"<!-- reviewer:fingerprint=([0-9a-f]{16}) -->\s*\Z")
-_SUMMARY_RE = re.compile(r"<!-- reviewer:summary(?: fingerprints=([0-9a-f,]*))? -->\s*\Z")
+_SUMMARY_RE = re.compile(r"<!-- reviewer:summary(?: fingerprints=([0-9a-f,]*))?(?: head=([0-9a-f]{40}))?"
+                         r"(?: full=([0-9]{1,20}))? -->\s*\Z")
 _FP_RE = re.compile(r"[0-9a-f]{16}")
+_SHA_RE = re.compile(r"[0-9a-f]{40}")
 MAX_SUGGESTION = 20000
 MAX_SUMMARY_ITEMS = 50
+MAX_WALKTHROUGH = 30  # files in the walkthrough
 MAX_BODY = 60000  # GitHub rejects bodies over 65536 characters
 SEVERITY_ICON = {Severity.HIGH: "🔴", Severity.MEDIUM: "🟠", Severity.LOW: "🔵"}
 
@@ -73,6 +76,15 @@ def read_summary(body: str | None) -> frozenset[str] | None:
     if line_start != m.start():
         return None
     return frozenset(fp for fp in (m.group(1) or "").split(",") if _FP_RE.fullmatch(fp))
+
+
+def read_summary_state(body: str | None) -> tuple[str | None, int]:
+    """(the head commit that summary's run reviewed, the last `/reviewer review` comment id it
+    honoured; 0 when none) from a summary's marker line; (None, 0) for an older summary."""
+    m = _SUMMARY_RE.search(body or "")
+    if m is None or read_summary(body) is None:
+        return None, 0
+    return m.group(2), int(m.group(3) or 0)
 
 
 def is_outdated(body: str | None) -> bool:
@@ -239,6 +251,9 @@ class Plan:
     outdated: tuple[Existing, ...]
     post_summary: bool
     dismissed: tuple[Dismissal, ...] = ()
+    head: str | None = None  # the commit reviewed, remembered in the summary (reviewer.ci.incremental)
+    full_request: int = 0  # the newest `/reviewer review` comment honoured so far
+    since: str | None = None  # reviewed incrementally: only what changed after this commit
 
 
 @dataclass(frozen=True)
@@ -250,10 +265,13 @@ class Existing:
     body: str
     outdated: bool
     extra: Mapping[str, object] = field(default_factory=dict)
+    path: str | None = None  # where it is now (None: the platform no longer places it on the diff)
+    line: int | None = None
 
 
 def make_plan(review: Review, right: RightSide, existing: Sequence[Existing], summaries: Sequence[frozenset[str]],
-              dismissed: Sequence[Dismissal] = (), newly_dismissed: bool = False) -> Plan:
+              dismissed: Sequence[Dismissal] = (), newly_dismissed: bool = False,
+              untouched: Callable[[Existing], bool] | None = None) -> Plan:
     """Decide what to post, idempotently.
 
     - A finding whose fingerprint is already in a live (not outdated) reviewer comment
@@ -265,6 +283,8 @@ def make_plan(review: Review, right: RightSide, existing: Sequence[Existing], su
       off-diff finding no earlier summary listed, or a new dismissal to remember.
       Re-running on an unchanged pull request posts nothing.
     - A dismissed finding is neither posted nor counted; its comment is left alone.
+    - A live comment for which `untouched` says yes (it sits in a hunk this incremental run
+      did not review again) stays as it is and counts as already posted.
     """
     gone = {d.fingerprint for d in dismissed}
     live = {e.fingerprint for e in existing if not e.outdated}
@@ -285,7 +305,9 @@ def make_plan(review: Review, right: RightSide, existing: Sequence[Existing], su
             off.append(f)
         else:
             inline.append(placed)
-    outdated = tuple(e for e in existing if not e.outdated and e.fingerprint not in current and e.fingerprint not in gone)
+    stale = [e for e in existing if not e.outdated and e.fingerprint not in current and e.fingerprint not in gone]
+    outdated = tuple(e for e in stale if untouched is None or not untouched(e))
+    kept += len(stale) - len(outdated)
     listed = frozenset().union(*summaries) if summaries else frozenset()
     first_run = not summaries and not existing
     post = first_run or newly_dismissed or bool(inline) or any(f.fingerprint not in listed for f in off)
@@ -296,11 +318,17 @@ def summary_body(review: Review, plan: Plan, flavor: Flavor) -> str:
     """The review's top-level body: counts, model, time, what was skipped, what is not inline."""
     s = review.stats
     lines = [f"### 🔎 reviewer: {_headline(review.findings)}", ""]
+    lines += walkthrough(review)
     if review.findings:
         lines += [_counts_table(review.findings), ""]
-    cached = f" ({s.cached} cached)" if s.cached else ""
-    lines.append(f"Model {code_span(review.model.name)} · {s.hunks} hunk{'s' * (s.hunks != 1)} reviewed{cached} · "
+    reviewed = s.hunks - len(s.unreviewed) - s.unchanged
+    cached = f" ({s.cached} from the cache)" if s.cached else ""
+    lines.append(f"Model {code_span(review.model.name)} · {reviewed} hunk{'s' * (reviewed != 1)} reviewed{cached} · "
                  f"{s.seconds:.1f}s")
+    if plan.since:
+        lines.append(f"Incremental: only what changed since {code_span(plan.since[:12])} went to the model"
+                     + (f"; {s.unchanged} unchanged hunk{'s' * (s.unchanged != 1)} not reviewed again, "
+                        "their comments kept" if s.unchanged else "") + ". Reply `/reviewer review` for a full review.")
     word = "comment" if flavor == "github" else "thread"
     activity = [f"{len(plan.inline)} new inline {word}{'s' * (len(plan.inline) != 1)}"]
     if plan.kept:
@@ -316,6 +344,12 @@ def summary_body(review: Review, plan: Plan, flavor: Flavor) -> str:
         lines += [_finding_item(f) for f in plan.off_diff[:MAX_SUMMARY_ITEMS]]
         if len(plan.off_diff) > MAX_SUMMARY_ITEMS:
             lines.append(f"- … and {len(plan.off_diff) - MAX_SUMMARY_ITEMS} more (see the job log)")
+    if s.unreviewed:
+        lines += ["", f"**Not reviewed: the budget ran out** ({len(s.unreviewed)} hunk{'s' * (len(s.unreviewed) != 1)}; "
+                  "raise `max-hunks` / `time-budget` or review them locally):", ""]
+        lines += [f"- {code_span(u.path)}: {escape_title(u.reason)}" for u in s.unreviewed[:MAX_SUMMARY_ITEMS]]
+        if len(s.unreviewed) > MAX_SUMMARY_ITEMS:
+            lines.append(f"- … and {len(s.unreviewed) - MAX_SUMMARY_ITEMS} more (see the job log)")
     if s.skipped:
         lines += ["", f"<details><summary>Skipped {len(s.skipped)} file(s) or hunk(s)</summary>", ""]
         lines += [f"- {code_span(sk.path)}: {escape_title(sk.reason)}" for sk in s.skipped[:MAX_SUMMARY_ITEMS]]
@@ -331,4 +365,28 @@ def summary_body(review: Review, plan: Plan, flavor: Flavor) -> str:
     if len(body) > limit:
         body = body[:limit].rsplit("\n", 1)[0] + "\n\n… (truncated; see the job log)"
     fps = ",".join(f.fingerprint for f in plan.off_diff)
-    return f"{body}\n\n{state}{chr(10) if state else ''}{SUMMARY_PREFIX} fingerprints={fps} -->"
+    head = f" head={plan.head}" if plan.head and _SHA_RE.fullmatch(plan.head) else ""
+    full = f" full={plan.full_request}" if plan.full_request else ""
+    return f"{body}\n\n{state}{chr(10) if state else ''}{SUMMARY_PREFIX} fingerprints={fps}{head}{full} -->"
+
+
+def walkthrough(review: Review) -> list[str]:
+    """Per file, one line of the model's own analysis (escaped: model text): of the hunk with the
+    most severe finding, else the file's first hunk. [] when the model wrote none."""
+    by_file: dict[str, list[HunkNote]] = {}
+    for note in review.notes:
+        by_file.setdefault(note.path, []).append(note)
+    if not by_file:
+        return []
+
+    def weight(note: HunkNote) -> int:
+        return max((f.severity.rank for f in review.findings
+                    if f.path == note.path and note.start <= f.line <= note.end), default=-1)
+
+    lines = ["**Walkthrough**", ""]
+    for path, notes in list(by_file.items())[:MAX_WALKTHROUGH]:
+        best = max(notes, key=weight)  # max keeps the first of equals: the file's first hunk
+        lines.append(f"- {code_span(path)}: {escape_title(best.text)}")
+    if len(by_file) > MAX_WALKTHROUGH:
+        lines.append(f"- … and {len(by_file) - MAX_WALKTHROUGH} more files")
+    return [*lines, ""]

@@ -72,15 +72,16 @@ class Reply:
 def parse_command(body: str | None) -> tuple[str, str] | None:
     """(verb, rest) when the reply's first line addresses reviewer, else None.
 
-    `/reviewer VERB …` always counts; without the slash only `reviewer dismiss …` does
-    (so prose starting with "Reviewer is …" is not a command).
+    `/reviewer VERB …` always counts; without the slash only `reviewer dismiss …` and
+    `reviewer review` do (so prose starting with "Reviewer is …" is not a command; on GitLab,
+    where `/reviewer` is a quick action, these are the only spellings that reach reviewer).
     """
     first = next((ln.strip() for ln in clean_text(body or "").split("\n") if ln.strip()), "")
     m = _COMMAND_RE.fullmatch(first)
     if m is None or (m.group(3) and not m.group(3)[:1].isspace() and m.group(2) is None):
         return None
     verb = (m.group(2) or "").lower()
-    if not m.group(1) and verb != "dismiss":
+    if not m.group(1) and verb not in ("dismiss", "review"):
         return None
     return verb, (m.group(3) or "").strip()
 
@@ -117,6 +118,11 @@ class Threads:
     answered: set[str] = field(default_factory=set)
     state: dict[str, Dismissal] = field(default_factory=dict)
     unsure: set[str] = field(default_factory=set)
+    # the last head reviewed and `/reviewer review` comment honoured, from the newest own summary
+    # (reviewer.ci.incremental), and top-level comments that may ask for a full review
+    last_head: str | None = None
+    full_handled: int = 0
+    requests: list[Reply] = field(default_factory=list)
 
     def news(self, outcome: Outcome) -> bool:
         """Whether this run dismissed something no summary remembers yet (a new summary then)."""
@@ -138,6 +144,8 @@ def decide(replies: Iterable[Reply], state: Mapping[str, Dismissal], answered: f
         if command is None:
             continue
         verb, rest = command
+        if verb == "review":
+            continue  # a full re-review: reviewer.ci.incremental
         if verb != "dismiss":
             warn(f"ignoring reply {reply.id}: unknown command '/reviewer {verb[:30]}' (try '/reviewer dismiss REASON')")
             continue

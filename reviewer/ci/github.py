@@ -12,7 +12,10 @@ Enterprise, and tests on 127.0.0.1, work). API calls made:
   POST  /repos/{o}/{r}/pulls/{n}/reviews    the new review, when there is something new
   PATCH /repos/{o}/{r}/pulls/comments/{id}  mark a comment outdated (finding gone) or dismissed
   POST  /repos/{o}/{r}/pulls/{n}/comments/{id}/replies   "only maintainers can dismiss", once
-  POST  /graphql                            reviewThreads, resolveReviewThread: resolve a dismissed thread
+  GET   /repos/{o}/{r}/issues/{n}/comments  `/reviewer review` (a full re-review) from a writer
+  POST  /graphql                            reviewThreads, resolveReviewThread: resolve a dismissed thread,
+                                            and the thread of a finding that is gone (unless a person
+                                            resolved or answered it)
 
 The token is never printed: every API error is reduced to one scrubbed line.
 """
@@ -20,6 +23,7 @@ The token is never printed: every API error is reduced to one scrubbed line.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator, Mapping
@@ -27,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from reviewer.ci import report_and_exit, review_request, scrub, write_step_summary
+from reviewer.ci import explicit_source, report_and_exit, review_request, scrub, write_step_summary
 from reviewer.ci.comments import (
     Existing,
     Plan,
@@ -38,9 +42,11 @@ from reviewer.ci.comments import (
     parse_patch,
     read_marker,
     read_summary,
+    read_summary_state,
     right_side_from_hunks,
     summary_body,
 )
+from reviewer.ci.incremental import Scope, full_review_request, scope, untouched
 from reviewer.ci.dismiss import (
     Dismissal,
     Outcome,
@@ -127,6 +133,7 @@ class GitHubPR:
         self.repo = self.gh.get_repo(repo)
         self._writers: dict[str, bool | None] = {}
         self._thread_ids: dict[int, tuple[str, bool]] | None = None
+        self._answered: set[str] = set()  # our comments a person replied to: their threads stay open
         with _api(f"reading pull request #{number}", token):
             self.pull = self.repo.get_pull(number)
             self.base_sha = self.pull.base.sha
@@ -171,7 +178,9 @@ class GitHubPR:
                     elif (refused := read_refused(body)) is not None:
                         threads.answered.add(refused)
                 elif fp and trusted(raw):
-                    comments.append(Existing(str(raw.get("id")), fp, body, is_outdated(body), {"comment": c}))
+                    line = raw.get("line")
+                    comments.append(Existing(str(raw.get("id")), fp, body, is_outdated(body), {"comment": c},
+                                             str(raw.get("path") or "") or None, line if isinstance(line, int) else None))
         bodies: list[tuple[str, str]] = []
         with _api("listing reviews", self.token):
             for r in self.pull.get_reviews():
@@ -180,6 +189,16 @@ class GitHubPR:
                 if listed is not None and trusted(raw):
                     summaries.append(listed)
                     bodies.append((f"review {raw.get('id')}", str(raw.get("body"))))
+                    head, full = read_summary_state(raw.get("body"))
+                    threads.last_head = head or threads.last_head  # listed oldest first: the newest wins
+                    threads.full_handled = max(threads.full_handled, full)
+        with _api("listing pull request comments", self.token):
+            for c in self.pull.get_issue_comments():
+                raw = _raw(c)
+                login = (raw.get("user") or {}).get("login")
+                if not trusted(raw) and isinstance(login, str) and login:
+                    threads.requests.append(Reply(str(raw.get("id")), "", "", str(raw.get("body") or ""), login,
+                                                  None, str(raw.get("created_at") or "")[:40]))
         threads.state = merge_state(bodies)
         ours = {e.id: e.fingerprint for e in comments}
         for raw in replies:
@@ -187,6 +206,7 @@ class GitHubPR:
             login = (raw.get("user") or {}).get("login")
             if parent not in ours:
                 continue  # a reply to someone else's comment
+            self._answered.add(parent)
             if not isinstance(login, str) or not login:
                 warn(f"ignoring reply {raw.get('id')}: it has no author")
                 continue
@@ -266,12 +286,19 @@ class GitHubPR:
                                     event=payload["event"], comments=payload["comments"])
 
     def mark_outdated(self, item: Existing) -> bool:
+        """Mark the comment of a finding that is gone outdated and resolve its thread, unless a
+        person resolved it (left as they left it) or answered in it (the conversation stays open)."""
         from github import GithubException
 
         try:
+            thread = self._threads().get(int(item.id))
+            if thread is not None and thread[1]:
+                return False  # resolved by a person: theirs
             item.extra["comment"].edit(mark_outdated(item.body))  # type: ignore[attr-defined]
+            if thread is not None and item.id not in self._answered:
+                self.gh.requester.graphql_query(RESOLVE_MUTATION, {"id": thread[0]})
             return True
-        except (GithubException, OSError) as exc:
+        except (GithubException, OSError, KeyError, TypeError, ValueError) as exc:
             status = getattr(exc, "status", type(exc).__name__)
             print(scrub(f"reviewer: warning: could not mark comment {item.id} outdated ({status})", (self.token,)),
                   file=sys.stderr)
@@ -313,16 +340,21 @@ def run_github(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> i
         base_sha, head_sha = base_sha or pr.base_sha, head_sha or pr.head_sha
     default_range = f"{base_sha}...{head_sha}" if base_sha and head_sha else None
 
-    review, config = review_request(args, cwd, env, default_range)
+    existing, summaries, threads = pr.existing() if pr else ([], [], Threads())
+    request = full_review_request([*threads.replies, *threads.requests], threads.full_handled,
+                                  pr.can_write) if pr else None
+    sc = Scope(None) if explicit_source(args) else scope(cwd, threads.last_head, head_sha, args.full_review, request)
+    review, config = review_request(args, cwd, env, default_range, sc.ask_only)
     if review is None:
         print("reviewer: nothing to review: the pull request's diff is empty", file=sys.stderr)
         return 0
     right = pr.right_side() if pr else right_side_from_hunks(review.hunks)
-    existing, summaries, threads = pr.existing() if pr else ([], [], Threads())
     outcome = decide(threads.replies, threads.state, frozenset(threads.answered), pr.can_write) if pr else Outcome((), ())
     dismissed = [*threads.state.values(), *outcome.new]
     review = without(review, dismissed, "pull request")
-    plan = make_plan(review, right, existing, summaries, dismissed, threads.news(outcome))
+    plan = make_plan(review, right, existing, summaries, dismissed, threads.news(outcome), untouched(review, sc))
+    plan = dataclasses.replace(plan, head=head_sha, since=sc.since, post_summary=plan.post_summary or bool(request),
+                               full_request=int(request or threads.full_handled))
     payload = review_payload(review, plan, head_sha) if plan.post_summary else None
     planned = {"platform": "github", "repo": repo, "pull": number, "review": payload,
                "outdated": [{"id": e.id, "fingerprint": e.fingerprint} for e in plan.outdated],

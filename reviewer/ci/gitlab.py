@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from reviewer.ci import report_and_exit, review_request, scrub
+from reviewer.ci import explicit_source, report_and_exit, review_request, scrub
 from reviewer.ci.comments import (
     Existing,
     Placement,
@@ -37,9 +37,11 @@ from reviewer.ci.comments import (
     parse_patch,
     read_marker,
     read_summary,
+    read_summary_state,
     right_side_from_hunks,
     summary_body,
 )
+from reviewer.ci.incremental import Scope, full_review_request, scope, untouched
 from reviewer.ci.dismiss import (
     Dismissal,
     Outcome,
@@ -146,23 +148,41 @@ class GitLabMR:
             discussions = self.mr.discussions.list(get_all=True)
         for d in discussions:
             notes = d.attributes.get("notes") or []
+            if notes and not trusted(notes[0]) and isinstance(notes[0], dict) and not notes[0].get("system"):
+                self._request(notes[0], me, around)
             if not notes or not trusted(notes[0]):
                 continue
             first = notes[0]
             body = str(first.get("body") or "")
             fp = read_marker(body)
             if fp is not None:
+                position = first.get("position") or {}
+                line = position.get("new_line") if isinstance(position, dict) else None
                 threads.append(Existing(str(d.id), fp, body, is_outdated(body),
-                                        {"note_id": first.get("id"), "resolved": bool(first.get("resolved"))}))
+                                        {"note_id": first.get("id"), "resolved": bool(first.get("resolved"))},
+                                        str(position.get("new_path") or "") or None if isinstance(position, dict) else None,
+                                        line if isinstance(line, int) else None))
                 self._replies(d.id, fp, notes[1:], me, around)
             elif (listed := read_summary(body)) is not None:
                 summaries.append(listed)
                 bodies.append((f"note {first.get('id')}", body))
+                head, full = read_summary_state(body)
+                if me is not None:  # under a job token anyone's note could claim a reviewed head
+                    around.last_head = head or around.last_head  # listed oldest first: the newest wins
+                    around.full_handled = max(around.full_handled, full)
         if me is not None:
             around.state = merge_state(bodies)
         else:  # a job token: anyone's note could claim to be ours; replies are checked again each run
             around.unsure = set(merge_state(bodies))
         return threads, summaries, around
+
+    @staticmethod
+    def _request(note: dict[str, Any], me: str | None, around: Threads) -> None:
+        """A top-level note by someone else: it may ask for a full review (`reviewer review`)."""
+        author = note.get("author") or {}
+        if me is not None and isinstance(author.get("id"), int) and author.get("username"):
+            around.requests.append(Reply(str(note.get("id")), "", "", str(note.get("body") or ""),
+                                         str(author["username"]), author["id"], str(note.get("created_at") or "")[:40]))
 
     @staticmethod
     def _replies(did: str, fp: str, notes: list[Any], me: str | None, around: Threads) -> None:
@@ -281,16 +301,22 @@ def run_gitlab(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> i
         base_sha, head_sha = env.get("CI_MERGE_REQUEST_DIFF_BASE_SHA"), env.get("CI_COMMIT_SHA")
     default_range = f"{base_sha}...{head_sha}" if base_sha and head_sha else None
 
-    review, config = review_request(args, cwd, env, default_range)
+    existing, summaries, around = mr.existing() if mr else ([], [], Threads())
+    # under a job token reviewer cannot tell its own summaries: no incremental state, no requests (existing())
+    request = full_review_request([*around.replies, *around.requests], around.full_handled,
+                                  mr.can_write) if mr else None
+    sc = Scope(None) if explicit_source(args) else scope(cwd, around.last_head, head_sha, args.full_review, request)
+    review, config = review_request(args, cwd, env, default_range, sc.ask_only)
     if review is None:
         print("reviewer: nothing to review: the merge request's diff is empty", file=sys.stderr)
         return 0
     right = mr.right_side() if mr else right_side_from_hunks(review.hunks)
-    existing, summaries, around = mr.existing() if mr else ([], [], Threads())
     outcome = decide(around.replies, around.state, frozenset(around.answered), mr.can_write) if mr else Outcome((), ())
     dismissed = [*around.state.values(), *outcome.new]
     review = without(review, dismissed, "merge request")
-    plan = make_plan(review, right, existing, summaries, dismissed, around.news(outcome))
+    plan = make_plan(review, right, existing, summaries, dismissed, around.news(outcome), untouched(review, sc))
+    plan = dataclasses.replace(plan, head=head_sha, since=sc.since, post_summary=plan.post_summary or bool(request),
+                               full_request=int(request or around.full_handled))
     if mr is not None and not args.dry_run:
         by_id = {e.id: e for e in existing}
         for d in outcome.new:

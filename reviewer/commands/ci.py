@@ -26,9 +26,13 @@ Re-runs do not repeat comments: each carries a hidden fingerprint marker; commen
 whose finding is gone are marked outdated (GitHub) or resolved (GitLab).
 A reply "/reviewer dismiss REASON" (GitLab: "reviewer dismiss REASON") from someone
 with write access hides that finding for the rest of the request.
+Settings (.reviewer.toml, [tool.reviewer], .reviewer/instructions.md) are read from the
+base commit, not the checkout. After the first run only the hunks changed since the last
+reviewed head go to the model; a comment "/reviewer review" (GitLab: "reviewer review")
+from someone with write access, or --full-review, reviews everything again.
 
 exit status: 0 no finding at or above --fail-on, 1 findings at or above it,
-2 usage, input or API error.
+2 usage, input or API error, 3 the budget (--max-hunks, --time-budget) left hunks unreviewed.
 """
 
 
@@ -52,6 +56,9 @@ def add_parser(subparsers: Any) -> None:
         p.add_argument("--dry-run", action="store_true",
                        help="print the planned API writes as JSON instead of posting (no token needed with --diff/--range/--base)")
         add_review_args(p)
+        p.add_argument("--full-review", action="store_true",
+                       help="review every hunk of the request, not only what changed since the last reviewed head "
+                       "(also asked for by a `/reviewer review` comment from someone with write access)")
         p.add_argument("--run-tests", action="store_true", default=None,
                        help="also write and run tests of the changed functions, as `reviewer review --run-tests` "
                        "(minutes; a test that passed before the request and fails after it is a finding)")
