@@ -205,7 +205,7 @@ def _within_budget(plan: list[HunkResult | _Ask], asks: list[_Ask], backend: Bac
         elif id(step) in done:
             yield _result(step.hunk, done[id(step)], False, step.hints, facts)
         else:
-            yield HunkResult(step.hunk, (), skipped_reason=f"not reviewed: {spent}", unreviewed=True)
+            yield HunkResult(step.hunk, (), skipped_reason=spent, unreviewed=True)
 
 
 def _answers(asks: list[_Ask], backend: Backend, schema: dict[str, object], max_tokens: int) -> Iterator[Completion]:
