@@ -235,13 +235,13 @@ def _seconds(v: Any, name: str) -> float:
 
 def _instruction_text(v: Any, name: str) -> str:
     if not isinstance(v, str):
-        raise ValueError(f"{name} must be text")
+        raise TypeError(f"{name} must be text")
     return v.strip()
 
 
 def _path_instructions(v: Any) -> tuple[tuple[str, str], ...]:
     if not isinstance(v, Mapping):
-        raise ValueError('expected a table of glob = "text", e.g. [path-instructions] "api/*" = "..."')
+        raise TypeError('expected a table of glob = "text", e.g. [path-instructions] "api/*" = "..."')
     return tuple((str(glob), _instruction_text(text, f"path-instructions[{glob!r}]")) for glob, text in v.items())
 
 
@@ -374,7 +374,8 @@ def load_config(
                 raise ReviewerError(f"{instructions}: cannot read: {exc}") from None
             config = _with_instructions_file(config, text)
     from_env = {k[len("REVIEWER_"):].lower(): v for k, v in env.items() if k.startswith("REVIEWER_")}
-    from_env = {k: v for k, v in from_env.items() if k in _CONVERTERS and k not in ("api_key",)}
+    # an empty variable is unset: a CI input left empty (action.yml) must not override the config file
+    from_env = {k: v for k, v in from_env.items() if k in _CONVERTERS and k not in ("api_key",) and v != ""}
     config = _apply(config, from_env, "environment")
     config = _apply(config, {k: v for k, v in flags.items() if v is not None}, "command line")
     _check_instructions(config)

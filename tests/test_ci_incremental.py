@@ -227,3 +227,62 @@ def test_threads_a_person_answered_or_resolved_are_left_open(server: GitHubServe
     assert mutations == []  # answered: stays open; resolved by a person: theirs
     assert name_c["body"] == body_before  # not even edited
     assert user_c["body"].startswith("~~outdated~~")
+
+
+# ---------------------------------------------------------------- the same on the fake GitLab server
+
+
+@pytest.fixture
+def gitlab(monkeypatch: pytest.MonkeyPatch) -> Any:
+    import threading
+
+    import test_ci_gitlab as glt
+
+    import reviewer.ci.gitlab as gl_mod
+
+    srv = glt.GitLabServer()
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    for name, value in (("CI_SERVER_URL", srv.base), ("GITLAB_TOKEN", glt.TOKEN), ("CI_PROJECT_ID", str(glt.PROJECT)),
+                        ("CI_MERGE_REQUEST_IID", str(glt.IID))):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CI_JOB_TOKEN", raising=False)
+    monkeypatch.setattr(gl_mod, "RETRY_TRANSIENT", False)
+    yield srv, glt
+    srv.shutdown()
+    srv.server_close()
+
+
+def gitlab_push(repo: Path, srv: Any, glt: Any, monkeypatch: pytest.MonkeyPatch, base: str, head: str) -> None:
+    for key, value in (("base_sha", base), ("start_sha", base), ("head_sha", head)):
+        monkeypatch.setitem(glt.REFS, key, value)
+    names = git(repo, "diff", "--name-only", f"{base}...{head}").split()
+    srv.files = {n: git(repo, "diff", f"{base}...{head}", "--", n).split("\n", 4)[4] + "\n" for n in names}
+
+
+def test_gitlab_base_settings_incremental_and_review_request(gitlab: Any, model: Recorder, pr_repo: tuple[Path, str],
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    srv, glt = gitlab
+    repo, base = pr_repo
+    h1 = commit(repo, {"app/users.py": V1, ".reviewer.toml": 'exclude = ["*"]\nbackend = "openai"\n'}, "two queries")
+    gitlab_push(repo, srv, glt, monkeypatch, base, h1)
+    args = ["ci", "gitlab", "--no-analyzers", "--no-cache"]
+    code, _, err = glt.ci(args, repo, capsys)
+    assert code == 1, err  # reviewed with the base's settings: not excluded, fail-on high
+    assert model.configs[-1].backend == "llama" and model.last_calls == 3  # two functions + the toml file
+    threads = [d for d in srv.discussions if not d["individual_note"]]
+    assert len(threads) == 2
+    assert f"head={h1} -->" in srv.discussions[-1]["notes"][0]["body"]
+
+    h2 = commit(repo, {"app/users.py": V2}, "fix get_name")
+    gitlab_push(repo, srv, glt, monkeypatch, base, h2)
+    glt.ci(args, repo, capsys)
+    assert model.last_calls == 1  # only get_name's hunk changed since h1
+    resolved = [d for d in threads if d["notes"][0]["resolved"]]
+    assert len(resolved) == 1 and resolved[0]["notes"][0]["position"]["new_line"] > 30  # get_name's, not get_user's
+
+    srv.add_discussion("reviewer review", glt.MAINTAINER, None)  # a Maintainer asks for a full review
+    glt.ci(args, repo, capsys)
+    assert model.last_calls == 3
+    assert srv.discussions[-1]["notes"][0]["body"].rstrip().endswith(f"head={h2} full={srv.discussions[-2]['notes'][0]['id']} -->")

@@ -345,8 +345,9 @@ def summary_body(review: Review, plan: Plan, flavor: Flavor) -> str:
         if len(plan.off_diff) > MAX_SUMMARY_ITEMS:
             lines.append(f"- … and {len(plan.off_diff) - MAX_SUMMARY_ITEMS} more (see the job log)")
     if s.unreviewed:
-        lines += ["", f"**Not reviewed: the budget ran out** ({len(s.unreviewed)} hunk{'s' * (len(s.unreviewed) != 1)}; "
-                  "raise `max-hunks` / `time-budget` or review them locally):", ""]
+        n = len(s.unreviewed)
+        lines += ["", (f"**Not reviewed: the budget ran out** ({n} hunk{'s' * (n != 1)}; "
+                       "raise `max-hunks` / `time-budget` or review them locally):"), ""]
         lines += [f"- {code_span(u.path)}: {escape_title(u.reason)}" for u in s.unreviewed[:MAX_SUMMARY_ITEMS]]
         if len(s.unreviewed) > MAX_SUMMARY_ITEMS:
             lines.append(f"- … and {len(s.unreviewed) - MAX_SUMMARY_ITEMS} more (see the job log)")

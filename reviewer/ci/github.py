@@ -46,7 +46,6 @@ from reviewer.ci.comments import (
     right_side_from_hunks,
     summary_body,
 )
-from reviewer.ci.incremental import Scope, full_review_request, scope, untouched
 from reviewer.ci.dismiss import (
     Dismissal,
     Outcome,
@@ -60,6 +59,7 @@ from reviewer.ci.dismiss import (
     warn,
     without,
 )
+from reviewer.ci.incremental import Scope, full_review_request, scope, untouched
 from reviewer.errors import ReviewerError
 from reviewer.types import Review
 
@@ -286,8 +286,7 @@ class GitHubPR:
                                     event=payload["event"], comments=payload["comments"])
 
     def mark_outdated(self, item: Existing) -> bool:
-        """Mark the comment of a finding that is gone outdated and resolve its thread, unless a
-        person resolved it (left as they left it) or answered in it (the conversation stays open)."""
+        """Mark a gone finding's comment outdated and resolve its thread, unless a person resolved it or answered."""
         from github import GithubException
 
         try:
@@ -343,7 +342,8 @@ def run_github(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> i
     existing, summaries, threads = pr.existing() if pr else ([], [], Threads())
     request = full_review_request([*threads.replies, *threads.requests], threads.full_handled,
                                   pr.can_write) if pr else None
-    sc = Scope(None) if explicit_source(args) else scope(cwd, threads.last_head, head_sha, args.full_review, request)
+    full = args.full_review or env.get("REVIEWER_FULL_REVIEW") == "true"
+    sc = Scope(None) if explicit_source(args) else scope(cwd, threads.last_head, head_sha, full, request)
     review, config = review_request(args, cwd, env, default_range, sc.ask_only)
     if review is None:
         print("reviewer: nothing to review: the pull request's diff is empty", file=sys.stderr)

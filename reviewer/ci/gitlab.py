@@ -41,7 +41,6 @@ from reviewer.ci.comments import (
     right_side_from_hunks,
     summary_body,
 )
-from reviewer.ci.incremental import Scope, full_review_request, scope, untouched
 from reviewer.ci.dismiss import (
     Dismissal,
     Outcome,
@@ -55,6 +54,7 @@ from reviewer.ci.dismiss import (
     warn,
     without,
 )
+from reviewer.ci.incremental import Scope, full_review_request, scope, untouched
 from reviewer.errors import ReviewerError
 from reviewer.types import Review
 
@@ -305,7 +305,8 @@ def run_gitlab(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> i
     # under a job token reviewer cannot tell its own summaries: no incremental state, no requests (existing())
     request = full_review_request([*around.replies, *around.requests], around.full_handled,
                                   mr.can_write) if mr else None
-    sc = Scope(None) if explicit_source(args) else scope(cwd, around.last_head, head_sha, args.full_review, request)
+    full = args.full_review or env.get("REVIEWER_FULL_REVIEW") == "true"
+    sc = Scope(None) if explicit_source(args) else scope(cwd, around.last_head, head_sha, full, request)
     review, config = review_request(args, cwd, env, default_range, sc.ask_only)
     if review is None:
         print("reviewer: nothing to review: the merge request's diff is empty", file=sys.stderr)
