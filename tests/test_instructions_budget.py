@@ -145,3 +145,11 @@ def test_walkthrough_is_escaped_and_above_the_counts() -> None:
     body = summary_body(sample, Plan((), (), 0, (), True), "github")
     assert body.index("**Walkthrough**") < body.index("Model `m`")
     assert walkthrough(replace(sample, notes=())) == []
+
+
+def test_the_text_report_lists_what_the_budget_left() -> None:
+    from reviewer.sinks import get_renderer
+
+    review = run_review(ParsedDiff(hunks(), files=3), FakeBackend(), Config(max_hunks=1), cache=None)
+    out = get_renderer("text")(review, False)
+    assert "not reviewed a.py:10: max-hunks 1 reached" in out and "not reviewed b.py:10" in out

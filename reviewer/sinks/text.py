@@ -106,6 +106,8 @@ def render(review: Review, color: bool = False, fail_on: Severity | None = None)
             _finding(console, f, source)
     for skipped in review.stats.skipped:
         console.print(Text(f"skipped {printable(skipped.path)}: {printable(skipped.reason)}", style="dim"))
+    for left in review.stats.unreviewed:  # the budget (--max-hunks, --time-budget): never left out silently
+        console.print(Text(f"not reviewed {printable(left.path)}: {printable(left.reason)}", style="yellow"))
     if review.tests:  # --run-tests: the findings above already hold what the tests showed
         counts = Counter(t.status for t in review.tests)
         ran = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
