@@ -57,8 +57,8 @@ def run_bot(repo: Path, srv: object, base: str, head: str, cache: Path, model: P
     report = work / f"review-{head[:8]}.json"
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "reviewer", "ci", "github", "--model", str(model), "--quiet",
-                           "--format", "json", "-o", str(report)], cwd=repo, env=env, capture_output=True, text=True,
-                          timeout=1800)
+                           "--format", "json", "-o", str(report)], check=False, cwd=repo, env=env, capture_output=True,
+                          text=True, timeout=1800)
     wall = time.perf_counter() - started
     if proc.returncode not in (0, 1):
         raise SystemExit(f"reviewer ci github failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")

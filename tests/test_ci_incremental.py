@@ -178,13 +178,15 @@ def test_reviewer_review_from_a_writer_reviews_everything(server: GitHubServer, 
     push(repo, server, tmp_path, monkeypatch, base, h1)
     run_ci(repo, capsys, "--no-cache")
     user = {"login": "mallory", "type": "User"}
-    server.issue_comments.append({"id": 5, "body": "/reviewer review", "user": user})  # read access only
+    at = "2025-06-01T10:00:00Z"  # 1748772000
+    server.issue_comments.append({"id": 5, "body": "/reviewer review", "user": user, "created_at": at})  # read only
     run_ci(repo, capsys, "--no-cache")
     assert model.last_calls == 0  # same head, nothing changed, the reader's request is not honoured
-    server.issue_comments.append({"id": 6, "body": "/reviewer review please", "user": {"login": "alice", "type": "User"}})
+    server.issue_comments.append({"id": 6, "body": "/reviewer review please", "user": {"login": "alice", "type": "User"},
+                                  "created_at": at})
     run_ci(repo, capsys, "--no-cache")
     assert model.last_calls == 2
-    assert posted_reviews(server)[-1]["body"].rstrip().endswith(f"head={h1} full=6 -->")
+    assert posted_reviews(server)[-1]["body"].rstrip().endswith(f"head={h1} full=1748772000 -->")
     run_ci(repo, capsys, "--no-cache")
     assert model.last_calls == 0  # handled once
 
@@ -282,7 +284,10 @@ def test_gitlab_base_settings_incremental_and_review_request(gitlab: Any, model:
     resolved = [d for d in threads if d["notes"][0]["resolved"]]
     assert len(resolved) == 1 and resolved[0]["notes"][0]["position"]["new_line"] > 30  # get_name's, not get_user's
 
-    srv.add_discussion("reviewer review", glt.MAINTAINER, None)  # a Maintainer asks for a full review
+    request = srv.add_discussion("reviewer review", glt.MAINTAINER, None)  # a Maintainer asks for a full review
+    request["notes"][0]["created_at"] = "2025-06-01T10:00:00.000Z"
     glt.ci(args, repo, capsys)
     assert model.last_calls == 3
-    assert srv.discussions[-1]["notes"][0]["body"].rstrip().endswith(f"head={h2} full={srv.discussions[-2]['notes'][0]['id']} -->")
+    assert srv.discussions[-1]["notes"][0]["body"].rstrip().endswith(f"head={h2} full=1748772000 -->")
+    glt.ci(args, repo, capsys)
+    assert model.last_calls == 0  # honoured once (and h2 is now the last reviewed head)

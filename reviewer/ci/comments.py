@@ -79,8 +79,8 @@ def read_summary(body: str | None) -> frozenset[str] | None:
 
 
 def read_summary_state(body: str | None) -> tuple[str | None, int]:
-    """(the head commit that summary's run reviewed, the last `/reviewer review` comment id it
-    honoured; 0 when none) from a summary's marker line; (None, 0) for an older summary."""
+    """(the head commit that summary's run reviewed, when the last `/reviewer review` comment it
+    honoured was written, epoch seconds, 0 when none) from a summary's marker line; (None, 0) for an older summary."""
     m = _SUMMARY_RE.search(body or "")
     if m is None or read_summary(body) is None:
         return None, 0
@@ -252,7 +252,7 @@ class Plan:
     post_summary: bool
     dismissed: tuple[Dismissal, ...] = ()
     head: str | None = None  # the commit reviewed, remembered in the summary (reviewer.ci.incremental)
-    full_request: int = 0  # the newest `/reviewer review` comment honoured so far
+    full_request: int = 0  # when the newest `/reviewer review` comment honoured so far was written (epoch s)
     since: str | None = None  # reviewed incrementally: only what changed after this commit
 
 

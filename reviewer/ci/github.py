@@ -341,7 +341,7 @@ def run_github(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> i
 
     existing, summaries, threads = pr.existing() if pr else ([], [], Threads())
     request = full_review_request([*threads.replies, *threads.requests], threads.full_handled,
-                                  pr.can_write) if pr else None
+                                  pr.can_write) if pr else 0
     full = args.full_review or env.get("REVIEWER_FULL_REVIEW") == "true"
     sc = Scope(None) if explicit_source(args) else scope(cwd, threads.last_head, head_sha, full, request)
     review, config = review_request(args, cwd, env, default_range, sc.ask_only)
@@ -354,7 +354,7 @@ def run_github(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> i
     review = without(review, dismissed, "pull request")
     plan = make_plan(review, right, existing, summaries, dismissed, threads.news(outcome), untouched(review, sc))
     plan = dataclasses.replace(plan, head=head_sha, since=sc.since, post_summary=plan.post_summary or bool(request),
-                               full_request=int(request or threads.full_handled))
+                               full_request=request or threads.full_handled)
     payload = review_payload(review, plan, head_sha) if plan.post_summary else None
     planned = {"platform": "github", "repo": repo, "pull": number, "review": payload,
                "outdated": [{"id": e.id, "fingerprint": e.fingerprint} for e in plan.outdated],

@@ -304,7 +304,7 @@ def run_gitlab(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> i
     existing, summaries, around = mr.existing() if mr else ([], [], Threads())
     # under a job token reviewer cannot tell its own summaries: no incremental state, no requests (existing())
     request = full_review_request([*around.replies, *around.requests], around.full_handled,
-                                  mr.can_write) if mr else None
+                                  mr.can_write) if mr else 0
     full = args.full_review or env.get("REVIEWER_FULL_REVIEW") == "true"
     sc = Scope(None) if explicit_source(args) else scope(cwd, around.last_head, head_sha, full, request)
     review, config = review_request(args, cwd, env, default_range, sc.ask_only)
@@ -317,7 +317,7 @@ def run_gitlab(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> i
     review = without(review, dismissed, "merge request")
     plan = make_plan(review, right, existing, summaries, dismissed, around.news(outcome), untouched(review, sc))
     plan = dataclasses.replace(plan, head=head_sha, since=sc.since, post_summary=plan.post_summary or bool(request),
-                               full_request=int(request or around.full_handled))
+                               full_request=request or around.full_handled)
     if mr is not None and not args.dry_run:
         by_id = {e.id: e for e in existing}
         for d in outcome.new:

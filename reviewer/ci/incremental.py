@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from reviewer import git
@@ -91,28 +92,39 @@ class Scope:
 
     ask_only: Callable[[Hunk], bool] | None
     since: str | None = None  # the last reviewed head, when reviewing incrementally
-    full_request: str | None = None  # the id of the `/reviewer review` comment honoured
+    full_request: int = 0  # when the `/reviewer review` comment honoured was written
 
 
-def scope(cwd: Path, last_head: str | None, head: str | None, full: bool, full_request: str | None) -> Scope:
+def scope(cwd: Path, last_head: str | None, head: str | None, full: bool, full_request: int) -> Scope:
     """Incremental when a last reviewed head is known and nothing asks for a full review."""
     if full or full_request or not last_head or not head:
         return Scope(None, None, full_request)
     spans = changed_since(cwd, last_head, head)
     if spans is None:
-        return Scope(None, None, None)
-    return Scope(lambda hunk: touches(hunk, spans), last_head, None)
+        return Scope(None, None, 0)
+    return Scope(lambda hunk: touches(hunk, spans), last_head, 0)
 
 
-def full_review_request(replies: Iterable[Reply], handled: int, can_write: Callable[[Reply], bool | None]) -> str | None:
-    """The newest `/reviewer review` comment (id above `handled`) from someone with write access."""
-    for reply in sorted(replies, key=lambda r: int(r.id) if r.id.isdigit() else 0, reverse=True):
+def stamp(at: str) -> int:
+    """Seconds since the epoch of an ISO time from the platform ("2025-05-01T10:00:00Z"); 0 when unreadable."""
+    try:
+        when = datetime.fromisoformat(at.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return 0
+    return int((when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp())
+
+
+def full_review_request(replies: Iterable[Reply], handled: int, can_write: Callable[[Reply], bool | None]) -> int:
+    """When (epoch seconds) the newest `/reviewer review` comment after `handled` from someone with
+    write access was written; 0 when there is none. Times, not ids: GitHub numbers review comments
+    and pull request comments in separate sequences."""
+    for reply in sorted(replies, key=lambda r: stamp(r.at), reverse=True):
         command = parse_command(reply.body)
-        if command is None or command[0] != "review" or not reply.id.isdigit() or int(reply.id) <= handled:
+        if command is None or command[0] != "review" or stamp(reply.at) <= handled:
             continue
         if can_write(reply):
-            return reply.id
-    return None
+            return stamp(reply.at)
+    return 0
 
 
 def untouched(review: Review, sc: Scope) -> Callable[[Existing], bool] | None:
