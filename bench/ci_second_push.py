@@ -45,7 +45,8 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
 
 
-def run_bot(repo: Path, srv: object, base: str, head: str, cache: Path, model: Path, work: Path) -> dict[str, object]:
+def run_bot(repo: Path, srv: object, base: str, head: str, cache: Path, model: Path, work: Path,
+            extra: list[str]) -> dict[str, object]:
     event = work / f"event-{head[:8]}.json"
     event.write_text(json.dumps({"number": 7, "pull_request": {"number": 7, "base": {"sha": base}, "head": {"sha": head}}}))
     srv.files = {"app/store.py": git(repo, "diff", f"{base}...{head}", "--", "app/store.py").split("\n", 4)[4]}  # type: ignore[attr-defined]
@@ -57,7 +58,7 @@ def run_bot(repo: Path, srv: object, base: str, head: str, cache: Path, model: P
     report = work / f"review-{head[:8]}.json"
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "reviewer", "ci", "github", "--model", str(model), "--quiet",
-                           "--format", "json", "-o", str(report)], check=False, cwd=repo, env=env, capture_output=True,
+                           "--format", "json", "-o", str(report), *extra], check=False, cwd=repo, env=env, capture_output=True,
                           text=True, timeout=1800)
     wall = time.perf_counter() - started
     if proc.returncode not in (0, 1):
@@ -72,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hunks", type=int, default=4)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--backend", help="fake: a smoke test of this script without the model")
     args = parser.parse_args()
 
     from conftest import installed_model_path
@@ -102,7 +104,8 @@ def main() -> None:
             (repo / "app/store.py").write_text(source(args.hunks, versions))
             git(repo, "commit", "-qam", label)
             head = git(repo, "rev-parse", "HEAD").strip()
-            pushes.append({"push": label, **run_bot(repo, srv, base, head, cache, model, work)})
+            pushes.append({"push": label, **run_bot(repo, srv, base, head, cache, model, work,
+                                                       ["--backend", args.backend] if args.backend else [])})
             versions[args.hunks - 1] = 2  # the second push fixes the last function only
     srv.shutdown()
     result = {"command": f"python -m bench.ci_second_push --hunks {args.hunks}", "model": model.name,
