@@ -192,7 +192,9 @@ class ReviewSession:
         try:
             job_cache = _WriteOnly(cache) if (refresh and cache is not None) else cache
             view = ParsedDiff(hunks, sources=facts.sources)
-            for result in review_hunks(hunks, backend or self.backend, self.config, job_cache,  # type: ignore[arg-type]
+            # no budget here: a person watches the hunks come in and stops when they like
+            unbudgeted = self.config.replace(max_hunks=0, time_budget=0.0)
+            for result in review_hunks(hunks, backend or self.backend, unbudgeted, job_cache,  # type: ignore[arg-type]
                                        NoProgress(), hints, facts):
                 yield replace(result, findings=anchor_findings(result.findings, view))
         finally:
