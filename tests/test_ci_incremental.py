@@ -207,6 +207,9 @@ def test_budget_left_hunks_are_listed_and_exit_3(server: GitHubServer, model: Re
     body = posted_reviews(server)[0]["body"]
     assert "**Not reviewed: the budget ran out** (1 hunk" in body and "- `app/users.py:2`: max-hunks 1 reached" in body
     assert "1 hunk reviewed" in body
+    assert " head=" not in body  # not remembered as reviewed: the next push must not take the rest for unchanged
+    code, err = run_ci(repo, capsys, "--no-cache", "--fail-on", "never")
+    assert code == 0 and model.last_calls == 2, err
 
 
 def test_threads_a_person_answered_or_resolved_are_left_open(server: GitHubServer, model: Recorder,  # noqa: F811

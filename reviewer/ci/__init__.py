@@ -96,6 +96,18 @@ def report_and_exit(args: argparse.Namespace, review: Review, config: Any, plann
     return status
 
 
+def read_event(env: Mapping[str, str]) -> dict[str, Any]:
+    """The pull_request event payload from GITHUB_EVENT_PATH, or {}."""
+    path = env.get("GITHUB_EVENT_PATH")
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReviewerError(f"cannot read the event payload GITHUB_EVENT_PATH={path}: {exc}") from None
+    return data if isinstance(data, dict) else {}
+
+
 def write_step_summary(env: Mapping[str, str], markdown: str) -> None:
     """Append to the GitHub Actions job summary when there is one (best effort)."""
     path = env.get("GITHUB_STEP_SUMMARY")

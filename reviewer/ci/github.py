@@ -13,9 +13,8 @@ Enterprise, and tests on 127.0.0.1, work). API calls made:
   PATCH /repos/{o}/{r}/pulls/comments/{id}  mark a comment outdated (finding gone) or dismissed
   POST  /repos/{o}/{r}/pulls/{n}/comments/{id}/replies   "only maintainers can dismiss", once
   GET   /repos/{o}/{r}/issues/{n}/comments  `/reviewer review` (a full re-review) from a writer
-  POST  /graphql                            reviewThreads, resolveReviewThread: resolve a dismissed thread,
-                                            and the thread of a finding that is gone (unless a person
-                                            resolved or answered it)
+  POST  /graphql                            reviewThreads, resolveReviewThread: resolve the thread of a
+                                            dismissed or gone finding (not one a person resolved or answered)
 
 The token is never printed: every API error is reduced to one scrubbed line.
 """
@@ -31,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from reviewer.ci import explicit_source, report_and_exit, review_request, scrub, write_step_summary
+from reviewer.ci import explicit_source, read_event, report_and_exit, review_request, scrub, write_step_summary
 from reviewer.ci.comments import (
     Existing,
     Plan,
@@ -96,18 +95,6 @@ def _api(what: str, token: str | None) -> Iterator[None]:
     except OSError as exc:  # requests' ConnectionError/Timeout are OSErrors
         raise ReviewerError(scrub(f"GitHub API: {what} failed: cannot reach the server ({type(exc).__name__})",
                                   (token,))) from None
-
-
-def read_event(env: Mapping[str, str]) -> dict[str, Any]:
-    """The pull_request event payload from GITHUB_EVENT_PATH, or {}."""
-    path = env.get("GITHUB_EVENT_PATH")
-    if not path:
-        return {}
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ReviewerError(f"cannot read the event payload GITHUB_EVENT_PATH={path}: {exc}") from None
-    return data if isinstance(data, dict) else {}
 
 
 def _raw(obj: Any) -> dict[str, Any]:
@@ -353,7 +340,8 @@ def run_github(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> i
     dismissed = [*threads.state.values(), *outcome.new]
     review = without(review, dismissed, "pull request")
     plan = make_plan(review, right, existing, summaries, dismissed, threads.news(outcome), untouched(review, sc))
-    plan = dataclasses.replace(plan, head=head_sha, since=sc.since, post_summary=plan.post_summary or bool(request),
+    reviewed = threads.last_head if review.stats.unreviewed else head_sha  # budget-left hunks are not "unchanged"
+    plan = dataclasses.replace(plan, head=reviewed, since=sc.since, post_summary=plan.post_summary or bool(request),
                                full_request=request or threads.full_handled)
     payload = review_payload(review, plan, head_sha) if plan.post_summary else None
     planned = {"platform": "github", "repo": repo, "pull": number, "review": payload,
@@ -393,7 +381,8 @@ def _post(pr: GitHubPR, review: Review, plan: Plan, payload: dict[str, Any] | No
         if " HTTP 422 " in cause and payload["comments"]:
             # GitHub refused a position (the PR moved on since the review?): post the findings in the body
             print("reviewer: warning: GitHub refused the inline comments; posting them in the summary", file=sys.stderr)
-            fallback = make_plan(review, {}, existing, summaries, plan.dismissed, plan.post_summary)
+            fallback = dataclasses.replace(make_plan(review, {}, existing, summaries, plan.dismissed, plan.post_summary),
+                                           head=plan.head, since=plan.since, full_request=plan.full_request)
             retry = review_payload(review, fallback, payload["commit_id"])
             pr.post_review(retry)
             return

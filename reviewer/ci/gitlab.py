@@ -316,7 +316,9 @@ def run_gitlab(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> i
     dismissed = [*around.state.values(), *outcome.new]
     review = without(review, dismissed, "merge request")
     plan = make_plan(review, right, existing, summaries, dismissed, around.news(outcome), untouched(review, sc))
-    plan = dataclasses.replace(plan, head=head_sha, since=sc.since, post_summary=plan.post_summary or bool(request),
+    # hunks the budget left are not reviewed: the next run must not take them for unchanged
+    reviewed = around.last_head if review.stats.unreviewed else head_sha
+    plan = dataclasses.replace(plan, head=reviewed, since=sc.since, post_summary=plan.post_summary or bool(request),
                                full_request=request or around.full_handled)
     if mr is not None and not args.dry_run:
         by_id = {e.id: e for e in existing}
