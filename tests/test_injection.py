@@ -443,6 +443,10 @@ def test_gitlab_gets_no_suggestion_block_that_would_expose_a_quick_action(hostil
 
 @pytest.mark.parametrize("flavor", ["github", "gitlab"])
 def test_summary_is_inert(hostile: Review, flavor: cm.Flavor) -> None:
+    from reviewer.types import HunkNote
+
+    # the walkthrough quotes the model's analysis of each hunk: hostile too
+    hostile = replace(hostile, notes=(*hostile.notes, HunkNote("app/x.py", 1, 2, "@admin <img src=x>\n/approve\n# Hi\n```")))
     plan = cm.make_plan(hostile, {}, [], [])  # nothing placeable: every finding is listed in the summary
     assert len(plan.off_diff) == len(hostile.findings)
     body = cm.summary_body(hostile, plan, flavor)
@@ -458,7 +462,8 @@ def test_summary_is_inert(hostile: Review, flavor: cm.Flavor) -> None:
     listed = min(n, cm.MAX_SUMMARY_ITEMS) + (n > cm.MAX_SUMMARY_ITEMS)  # "… and N more"
     assert sum(t.type == "heading_open" for t in tokens) == 1
     assert sum(t.type == "table_open" for t in tokens) == 1
-    assert sum(t.type == "list_item_open" for t in tokens) == listed + len(hostile.stats.skipped)
+    walkthrough = len({note.path for note in hostile.notes})  # one line per file
+    assert sum(t.type == "list_item_open" for t in tokens) == listed + len(hostile.stats.skipped) + walkthrough
     assert not any(t.type in ("blockquote_open", "hr", "fence", "code_block") for t in tokens)
     tricky = next(f for f in hostile.findings if "`" in f.path)
     one = replace(hostile, findings=(tricky,))
