@@ -18,6 +18,7 @@ from reviewer.answers import merge_duplicates, parse_findings
 from reviewer.backends import Backend
 from reviewer.cache import ResultCache, cache_key
 from reviewer.config import Config
+from reviewer.fixes import check_findings, model_repair
 from reviewer.grounding import FileFacts, ground_analyzer_flows, ground_model_findings
 from reviewer.prompting import PromptTemplate, load_template, review_messages, review_schema
 from reviewer.trivial import behaviour_preserving
@@ -115,6 +116,7 @@ def review_hunks(
     schema = review_schema()
     plan: list[HunkResult | _Ask] = []
     facts = facts or FileFacts(None)
+    fixes = _Fixes(backend, cache, facts, config.repair_suggestions)
 
     for hunk in hunks:
         preserved = behaviour_preserving(hunk)
@@ -131,7 +133,7 @@ def review_hunks(
         # Keyed on the exact prompt: hunk, context, hints and template text all count.
         key = cache_key(backend.info.sha256, template.cache_tag, messages_digest(messages), str(config.max_tokens))
         completion = cache.get(key) if cache else None
-        plan.append(_result(hunk, completion, True, hunk_hints, facts) if completion is not None
+        plan.append(_result(hunk, completion, True, hunk_hints, facts, fixes) if completion is not None
                     else _Ask(hunk, messages, key, hunk_hints))
 
     asks = [step for step in plan if isinstance(step, _Ask)]
@@ -146,7 +148,7 @@ def review_hunks(
             completion = next(answers)
             if cache:
                 cache.put(step.key, completion)
-            yield _result(step.hunk, completion, False, step.hints, facts)
+            yield _result(step.hunk, completion, False, step.hints, facts, fixes)
     finally:
         answers.close()
 
@@ -167,12 +169,26 @@ def _answers(asks: list[_Ask], backend: Backend, schema: dict[str, object], max_
         pool.shutdown(wait=True, cancel_futures=True)  # a failure or an early stop sends nothing more
 
 
+class _Fixes:
+    """Checks the suggestions of one hunk's findings (reviewer/fixes/), with one repair by the model."""
+
+    def __init__(self, backend: Backend, cache: ResultCache | None, facts: FileFacts, repair: bool) -> None:
+        self.cache, self.facts = cache, facts
+        self.repair = model_repair(backend, cache) if repair else None
+
+    def __call__(self, findings: tuple[Finding, ...], hunk: Hunk) -> tuple[Finding, ...]:
+        if not any(f.suggestion for f in findings):
+            return findings
+        return check_findings(findings, hunk, self.facts.sources.get(hunk.path), self.cache, self.repair)
+
+
 def _result(hunk: Hunk, completion: Completion, cached: bool, hints: tuple[Finding, ...],
-            facts: FileFacts) -> HunkResult:
+            facts: FileFacts, fixes: _Fixes) -> HunkResult:
     """The hunk's findings from the model's answer, grounded (reviewer/grounding/) in
-    its code, its whole new file (`facts`) and the analyzer `hints` it was shown."""
+    its code, its whole new file (`facts`) and the analyzer `hints` it was shown, their
+    suggestions checked (`fixes`)."""
     parsed = parse_findings(completion.text, hunk)
-    findings = ground_model_findings(parsed.findings, hunk, hints, facts)
+    findings = fixes(ground_model_findings(parsed.findings, hunk, hints, facts), hunk)
     if completion.confidence is not None:
         findings = tuple(replace(f, confidence=completion.confidence) for f in findings)
     return HunkResult(
