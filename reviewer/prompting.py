@@ -166,8 +166,7 @@ def review_schema() -> dict[str, Any]:
             "severity": {"type": "string", "enum": [s.value for s in Severity]},
             "title": {"type": "string", "maxLength": 80},
             "message": {"type": "string", "maxLength": 300},
-            # room for a few replacement lines (prompts/review.md asks for code only)
-            "suggestion": {"type": "string", "maxLength": 400},
+            "suggestion": {"type": "string", "maxLength": 240},
         },
         "required": ["line", "category", "severity", "title", "message", "suggestion"],
     }
