@@ -40,7 +40,7 @@ def _text(value: object, limit: int) -> str:
     return s[: limit - 1] + "…" if len(s) > limit else s
 
 
-def _code(value: object) -> str | None:
+def code_text(value: object) -> str | None:
     """A suggested replacement: lines kept, control characters removed; None if empty or too long."""
     if not isinstance(value, str):
         return None
@@ -102,7 +102,7 @@ def _to_finding(item: object, hunk: Hunk, valid_lines: frozenset[int], source: s
     title = _text(item.get("title"), MAX_TITLE) or _text(message, 60)
     if not title:
         return None
-    suggestion = _code(item.get("suggestion"))
+    suggestion = code_text(item.get("suggestion"))
     if suggestion is not None and _same_code(suggestion, _line_text(hunk, line)):
         suggestion = None  # "replace the line with itself" is no suggestion
     return Finding(hunk.path, line, end_line, category, severity, title, message or title, suggestion, source)
@@ -117,6 +117,15 @@ def _line_text(hunk: Hunk, line: int) -> str:
 
 def _same_code(a: str, b: str) -> bool:
     return "".join(a.split()) == "".join(b.split())
+
+
+def parse_repair(text: str) -> str | None:
+    """The replacement in a repair answer ({"suggestion": "..."}); None when there is none."""
+    try:
+        data = json.loads(text)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    return code_text(data.get("suggestion")) if isinstance(data, dict) else None
 
 
 def merge_duplicates(findings: list[Finding]) -> list[Finding]:

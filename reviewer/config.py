@@ -93,6 +93,9 @@ class Config:
     max_files: int = 200
     cache: bool = True
     analyzers: bool = True
+    # A suggestion that fails its checks (reviewer/fixes/) goes back to the model once with the
+    # reason; off: it is dropped at once (one model call less per failed suggestion).
+    repair_suggestions: bool = True
     cache_dir: Path | None = None
     quiet: bool = False
     hook_policy: str = "fail-open"  # model cannot run in a hook: fail-open (warn, exit 0) | fail-closed (exit 2)
@@ -199,6 +202,7 @@ _CONVERTERS: dict[str, Any] = {
     "max_files": int,
     "cache": _to_bool,
     "analyzers": _to_bool,
+    "repair_suggestions": _to_bool,
     "cache_dir": lambda v: Path(str(v)).expanduser(),
     "quiet": _to_bool,
     "hook_policy": lambda v: _choice(v, ("fail-open", "fail-closed")),

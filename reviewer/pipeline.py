@@ -20,6 +20,7 @@ from reviewer.backends import Backend
 from reviewer.cache import ResultCache, cache_key
 from reviewer.config import Config
 from reviewer.dataflow.tables import SOURCE_CHAINS, SOURCE_NAMES
+from reviewer.fixes import check_findings, model_repair
 from reviewer.grounding import FileFacts, ground_analyzer_flows, ground_model_findings
 from reviewer.prompting import PromptTemplate, hunk_instructions, load_template, review_messages, review_schema
 from reviewer.trivial import behaviour_preserving
@@ -134,6 +135,7 @@ def review_hunks(
     schema = review_schema()
     plan: list[HunkResult | _Ask] = []
     facts = facts or FileFacts(None)
+    fixes = _Fixes(backend, cache, facts, config.repair_suggestions)
 
     for hunk in hunks:
         preserved = behaviour_preserving(hunk)
@@ -151,7 +153,7 @@ def review_hunks(
         key = cache_key(backend.info.sha256, template.cache_tag, messages_digest(messages), str(config.max_tokens))
         completion = cache.get(key) if cache else None
         if completion is not None:
-            plan.append(_result(hunk, completion, True, hunk_hints, facts))
+            plan.append(_result(hunk, completion, True, hunk_hints, facts, fixes))
         elif ask_only is not None and not ask_only(hunk):
             plan.append(HunkResult(hunk, (), skipped_reason=UNCHANGED, unchanged=True))
         else:
@@ -161,7 +163,7 @@ def review_hunks(
     if asks:
         progress.model_loading()
     if asks and (config.max_hunks or config.time_budget):
-        yield from _within_budget(plan, asks, backend, schema, config, cache, facts)
+        yield from _within_budget(plan, asks, backend, schema, config, cache, facts, fixes)
         return
     answers = _answers(asks, backend, schema, config.max_tokens)
     try:
@@ -172,13 +174,13 @@ def review_hunks(
             completion = next(answers)
             if cache:
                 cache.put(step.key, completion)
-            yield _result(step.hunk, completion, False, step.hints, facts)
+            yield _result(step.hunk, completion, False, step.hints, facts, fixes)
     finally:
         answers.close()
 
 
 def _within_budget(plan: list[HunkResult | _Ask], asks: list[_Ask], backend: Backend, schema: dict[str, object],
-                   config: Config, cache: ResultCache | None, facts: FileFacts) -> Iterator[HunkResult]:
+                   config: Config, cache: ResultCache | None, facts: FileFacts, fixes: _Fixes) -> Iterator[HunkResult]:
     """The budgeted review: the model answers the asks in priority order until `max_hunks` are
     done or `time_budget` seconds have passed (checked before each new request; one already
     running finishes); the rest come back as unreviewed results, in hunk order like the others.
@@ -203,7 +205,7 @@ def _within_budget(plan: list[HunkResult | _Ask], asks: list[_Ask], backend: Bac
         if isinstance(step, HunkResult):
             yield step
         elif id(step) in done:
-            yield _result(step.hunk, done[id(step)], False, step.hints, facts)
+            yield _result(step.hunk, done[id(step)], False, step.hints, facts, fixes)
         else:
             yield HunkResult(step.hunk, (), skipped_reason=spent, unreviewed=True)
 
@@ -224,12 +226,26 @@ def _answers(asks: list[_Ask], backend: Backend, schema: dict[str, object], max_
         pool.shutdown(wait=True, cancel_futures=True)  # a failure or an early stop sends nothing more
 
 
+class _Fixes:
+    """Checks the suggestions of one hunk's findings (reviewer/fixes/), with one repair by the model."""
+
+    def __init__(self, backend: Backend, cache: ResultCache | None, facts: FileFacts, repair: bool) -> None:
+        self.cache, self.facts = cache, facts
+        self.repair = model_repair(backend, cache) if repair else None
+
+    def __call__(self, findings: tuple[Finding, ...], hunk: Hunk) -> tuple[Finding, ...]:
+        if not any(f.suggestion for f in findings):
+            return findings
+        return check_findings(findings, hunk, self.facts.sources.get(hunk.path), self.cache, self.repair)
+
+
 def _result(hunk: Hunk, completion: Completion, cached: bool, hints: tuple[Finding, ...],
-            facts: FileFacts) -> HunkResult:
+            facts: FileFacts, fixes: _Fixes) -> HunkResult:
     """The hunk's findings from the model's answer, grounded (reviewer/grounding/) in
-    its code, its whole new file (`facts`) and the analyzer `hints` it was shown."""
+    its code, its whole new file (`facts`) and the analyzer `hints` it was shown, their
+    suggestions checked (`fixes`)."""
     parsed = parse_findings(completion.text, hunk)
-    findings = ground_model_findings(parsed.findings, hunk, hints, facts)
+    findings = fixes(ground_model_findings(parsed.findings, hunk, hints, facts), hunk)
     if completion.confidence is not None:
         findings = tuple(replace(f, confidence=completion.confidence) for f in findings)
     return HunkResult(

@@ -202,3 +202,32 @@ def review_schema() -> dict[str, Any]:
         },
         "required": ["analysis", "findings"],
     }
+
+
+def repair_messages(hunk: Hunk, finding: Finding, suggestion: str, reason: str) -> list[Message]:
+    """The chat messages asking the model, once, to correct a suggestion that failed a check
+    (reviewer/fixes/). The rejected suggestion is the model's own text, steered by the change:
+    it is made inert like the code."""
+    template = load_template("repair")
+    lines = f"line {finding.line}" if finding.end_line <= finding.line else f"lines {finding.line}-{finding.end_line}"
+    values = {
+        "path": inline_text(hunk.path, limit=1000),
+        "language": hunk.language,
+        "line": str(finding.line),
+        "lines": lines,
+        "title": inline_text(finding.title),
+        "message": inline_text(finding.message, limit=600),
+        "code": neutralize_special_tokens(render_code(hunk).replace("```", "` ` `")),
+        "suggestion": neutralize_special_tokens(suggestion.replace("```", "` ` `")),
+        "reason": inline_text(reason),
+    }
+    return [
+        {"role": "system", "content": _fill(template.system, values)},
+        {"role": "user", "content": _fill(template.user, values)},
+    ]
+
+
+def repair_schema() -> dict[str, Any]:
+    """JSON schema of the repair answer: one replacement."""
+    return {"type": "object", "properties": {"suggestion": {"type": "string", "maxLength": 400}},
+            "required": ["suggestion"]}

@@ -236,6 +236,12 @@ class _WriteOnly:
     def put(self, key: str, completion: object) -> None:
         self.inner.put(key, completion)  # type: ignore[arg-type]
 
+    def get_text(self, key: str) -> str | None:  # analyzer results (of the checked suggestions) are no answer
+        return self.inner.get_text(key)
+
+    def put_text(self, key: str, text: str) -> None:
+        self.inner.put_text(key, text)
+
 
 __all__ = ["FROM_CONFIG", "ModelUnavailable", "ProgressFactory", "ReviewSession", "parse_source", "review_parsed",
            "to_stderr"]

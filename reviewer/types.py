@@ -125,6 +125,28 @@ class ParsedDiff:
 
 
 @dataclass(frozen=True)
+class FixCheck:
+    """What became of a finding's suggested replacement (reviewer/fixes/): shown only when it
+    passed its checks, first time ("checked") or after one repair by the model ("repaired");
+    "failed" keeps which check it failed last and why, and the suggestion itself is dropped."""
+
+    status: str  # checked | repaired | failed
+    check: str = ""  # the check that failed: applies | restates | prose | parses | analyzers | tests
+    reason: str = ""  # one line, for people
+    patch: str = ""  # unified diff of the new file that a shown suggestion applies
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"status": self.status}
+        if self.check:
+            out["check"] = self.check
+        if self.reason:
+            out["reason"] = self.reason
+        if self.patch:
+            out["patch"] = self.patch
+        return out
+
+
+@dataclass(frozen=True)
 class Finding:
     """One review comment, anchored on new-file lines inside the diff."""
 
@@ -150,6 +172,9 @@ class Finding:
     evidence: tuple[str, ...] = ()
     # At or above fail-on, but its evidence does not block (reviewer/blocking.py): reported, exit 0.
     advisory: bool = False
+    # How its suggestion fared in reviewer/fixes/ (None: it never had one). A `suggestion` that
+    # is not None has passed: the checks drop a failing one and keep only the reason here.
+    fix: FixCheck | None = field(default=None, compare=False)
 
     def is_unsure(self, min_confidence: float) -> bool:
         """Less sure than `min_confidence` (the --min-confidence filter); a finding
@@ -195,6 +220,7 @@ class Finding:
             **({} if self.confidence is None else {"confidence": round(self.confidence, 4)}),
             **({"evidence": list(self.evidence)} if self.evidence else {}),
             **({"blocking": False} if self.advisory else {}),
+            **({"suggestion_check": self.fix.to_dict()} if self.fix is not None else {}),
         }
 
 

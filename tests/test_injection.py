@@ -236,8 +236,21 @@ def test_a_hostile_answer_cannot_crash_the_parser(text: str) -> None:
     assert result.malformed or result.dropped == 1
 
 
+def unchecked_suggestions() -> pytest.MonkeyPatch:
+    """The outputs' own escaping must hold for any suggestion text, also one that passes the checks of
+    reviewer/fixes/ (a Python string literal can hold a fence or `</details>`), so these tests let the
+    hostile suggestions through the checks; tests/test_fixes*.py test the checks."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr("reviewer.pipeline.check_findings", lambda findings, *args, **kw: tuple(findings))
+    return mp
+
+
 def test_model_text_loses_control_characters_and_length(config: Config) -> None:
-    review = run_review(load("markdown_md5"), FakeBackend(answer=obedient), config, cache=None)
+    mp = unchecked_suggestions()
+    try:
+        review = run_review(load("markdown_md5"), FakeBackend(answer=obedient), config, cache=None)
+    finally:
+        mp.undo()
     for f in review.findings:
         texts = (f.title, f.message, f.suggestion or "")
         assert not any(re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", t) for t in texts), f
@@ -260,7 +273,11 @@ def hostile() -> Review:
     skipped = (SkippedFile("app/\x1b[2J\x1b]0;owned\x07\nlogo.png", "binary"),)  # as a sink could get it
     parsed = ParsedDiff(tuple(h for p in parts for h in p.hunks) + (term,), skipped, files=6)
     config = Config(backend="fake")
-    review = run_review(parsed, FakeBackend(answer=obedient), config, cache=None, hints=analyze(parsed))
+    mp = unchecked_suggestions()
+    try:
+        review = run_review(parsed, FakeBackend(answer=obedient), config, cache=None, hints=analyze(parsed))
+    finally:
+        mp.undo()
     assert {f.source for f in review.findings} == {"model", "bandit"}
     return review
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,12 @@ def run_cli(args: list[str], cache: Path, cwd: Path = ROOT, stdin: bytes | None 
                           capture_output=True, timeout=600)
 
 
+def parameterized(code: str) -> bool:
+    """A query with a placeholder and its value passed apart, nothing formatted into the SQL text."""
+    return bool(re.search(r"execute\(\s*[\"'][^\"']*(\?|%s|:\w+)[^\"']*[\"']\s*,\s*[(\[{]?\s*user_id", code)) \
+        and "{user_id}" not in code and not re.search(r"\bf[\"']", code)
+
+
 def alarms(review: dict) -> list[dict]:
     return [f for f in review["findings"] if f["category"] in ("bug", "security") and f["severity"] in ("medium", "high")]
 
@@ -44,6 +51,11 @@ def test_sample_sql_injection_is_found_and_json_follows_the_contract(model_cache
     security = [f for f in review["findings"] if f["category"] == "security" and f["line"] == 11]
     assert security, review["findings"]
     assert security[0]["path"] == "app/users.py"
+    # the README's example: a parameterized query as the suggestion, or none -- never the f-string kept
+    # with a parameter added (what the TUI offered before reviewer/fixes/)
+    for f in security:
+        assert f["suggestion"] is None or parameterized(f["suggestion"]), f
+        assert f["suggestion"] is not None or f.get("suggestion_check", {"status": "failed"})["status"] == "failed"
     assert review["stats"]["hunks"] == 1 and review["stats"]["cached"] == 0
     assert review["stats"]["prompt_tokens"] > 0
     # exit status follows --fail-on (default high)

@@ -48,16 +48,26 @@ class FakeBackend:
         answer: Callable[[list[Message]], dict[str, Any] | str] | None = None,
         name: str = "fake",
         confidence: float | None = None,
+        repair: Callable[[list[Message]], dict[str, Any] | str] | None = None,
     ) -> None:
         self._responses = list(responses) if responses is not None else None
         self._answer = answer or pattern_answer
         self.calls: list[list[Message]] = []
+        # Requests to correct a failed suggestion (reviewer/fixes/) are answered by `repair`
+        # (default: no correction) and kept apart, so scripted review answers stay in step.
+        self._repair = repair or (lambda _messages: {"suggestion": ""})
+        self.repairs: list[list[Message]] = []
         self.loaded = False
         self.confidence = confidence  # reported with every answer, as the llama backend reports its own
         self.info = ModelInfo(name, hashlib.sha256(name.encode()).hexdigest())
 
     def complete(self, messages: list[Message], schema: dict[str, Any] | None, max_tokens: int) -> Completion:
         self.loaded = True
+        if schema is not None and set(schema.get("properties", {})) == {"suggestion"}:
+            self.repairs.append(messages)
+            reply = self._repair(messages)
+            text = reply if isinstance(reply, str) else json.dumps(reply)
+            return Completion(text, sum(len(m["content"].split()) for m in messages), len(text.split()), None)
         self.calls.append(messages)
         if self._responses is not None:
             reply = self._responses.pop(0) if self._responses else {"change": "", "analysis": "", "findings": []}

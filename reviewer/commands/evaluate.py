@@ -36,7 +36,12 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("cases", nargs="+", metavar="CASES.jsonl")
     p.add_argument("--out", required=True, metavar="FILE", help="results JSONL (appended; existing ids are skipped)")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N cases of each file")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N cases of each file (after --skip)")
+    p.add_argument("--skip", type=int, default=0, metavar="N",
+                   help="leave out the first N cases of each file: report on a slice you did not tune on")
+    p.add_argument("--fix-tests", metavar="DIR",
+                   help="QuixBugs input/output tests that judge suggested fixes (default: quixbugs_tests/ "
+                        "beside the cases' folder, when there is one)")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="review N cases at once in N worker processes, each loading its own model (default 1; "
                    "an in-process model then gets cores/N threads unless --threads is given)")
@@ -63,6 +68,8 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
         raise ReviewerError(f"--jobs must be 1 or more, not {args.jobs}")
     if args.limit is not None and args.limit < 1:
         raise ReviewerError(f"--limit must be 1 or more, not {args.limit}")
+    if args.skip < 0:
+        raise ReviewerError(f"--skip must be 0 or more, not {args.skip}")
     out = cwd / args.out
     if not out.parent.is_dir():
         raise ReviewerError(f"cannot write --out {args.out}: directory {out.parent} does not exist")
@@ -71,8 +78,9 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
     config = load_config(args, cwd)
     cases: list[dict[str, Any]] = []
     for path in args.cases:
-        loaded = load_cases([cwd / path])
+        loaded = load_cases([cwd / path])[args.skip:]
         cases.extend(loaded[: args.limit] if args.limit else loaded)
+    fix_tests = _fix_tests(args, cwd)
 
     def report(i: int, n: int, result: dict[str, Any]) -> None:
         if not config.quiet:
@@ -80,6 +88,17 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
             print(f"[{i}/{n}] {result['id']}: {len(result['findings'])} finding(s), {result['seconds']:.1f}s{note}",
                   file=sys.stderr)
 
-    results = run_eval(cases, config, out, report, jobs=args.jobs)
+    results = run_eval(cases, config, out, report, jobs=args.jobs, fix_tests=fix_tests)
     print(format_table(score({c["id"]: c for c in cases}, results)))
     return 0
+
+
+def _fix_tests(args: argparse.Namespace, cwd: Path) -> Path | None:
+    """--fix-tests, else shared/eval's layout: cases/*.jsonl beside quixbugs_tests/."""
+    if args.fix_tests:
+        path = cwd / args.fix_tests
+        if not path.is_dir():
+            raise ReviewerError(f"--fix-tests {args.fix_tests}: no such directory")
+        return path
+    guess = (cwd / args.cases[0]).resolve().parent.parent / "quixbugs_tests"
+    return guess if guess.is_dir() else None

@@ -18,7 +18,7 @@ from pathlib import Path
 from reviewer import git
 from reviewer.diffsource import DiffSource
 from reviewer.errors import ModelUnavailable, ReviewerError
-from reviewer.evaluation.runner import is_alarm  # an alarm as the eval scorer counts one
+from reviewer.evaluation.alarms import is_alarm  # an alarm as the eval scorer counts one
 from reviewer.session import ReviewSession
 
 # "Fix #12", "fixes the parser", "bug in X", "regression": the commit repairs something.

@@ -28,11 +28,9 @@ from reviewer.backends import Backend
 from reviewer.cache import ResultCache
 from reviewer.config import Config
 from reviewer.errors import ReviewerError
+from reviewer.evaluation.alarms import ALARM_SEVERITIES, is_alarm, judge  # noqa: F401 - the scorer's names, re-exported
 from reviewer.session import FROM_CONFIG, ReviewSession
 
-# The alarm severities of shared/eval/score.py: the README names medium and high (all a
-# Finding can have); the reference scorer also counts critical/error/warning from other tools.
-ALARM_SEVERITIES = {"medium", "high", "critical", "error", "warning"}
 _REQUIRED = ("id", "label", "diff")
 
 OnCase = Callable[[int, int, dict[str, Any]], None]
@@ -68,7 +66,8 @@ def _case(path: Path, no: int, line: str) -> dict[str, Any]:
     return case
 
 
-def review_case(case: dict[str, Any], session: ReviewSession, min_confidence: float = 0.0) -> dict[str, Any]:
+def review_case(case: dict[str, Any], session: ReviewSession, min_confidence: float = 0.0,
+                fix_tests: Path | None = None) -> dict[str, Any]:
     """One result line: {"id", "findings", "seconds"} (plus "error" when the case could not
     be read into a diff to review: a binary or malformed diff, nothing left to review, and
     "unsure": the model findings below `min_confidence`, left out of "findings").
@@ -81,7 +80,9 @@ def review_case(case: dict[str, Any], session: ReviewSession, min_confidence: fl
     cache), then the model, and with `config.run_tests` the generated tests
     (reviewer.testgen.evidence). "seconds" covers all of that, from creating the repository
     to the end of the review; removing it is not counted. Failures of the model itself are
-    raised, not recorded, so a resumed run retries them.
+    raised, not recorded, so a resumed run retries them. A detected buggy case also gets "fix":
+    whether a checked suggestion fixed it (evaluation.fixrate; `fix_tests`: QuixBugs' input/output
+    tests), judged after "seconds" is taken.
     """
     from reviewer.diff import DiffSource
     from reviewer.evaluation.materialize import isolated_git_env, materialize
@@ -100,12 +101,27 @@ def review_case(case: dict[str, Any], session: ReviewSession, min_confidence: fl
         tree = TreeSpec("index", root) if session.config.run_tests else None
         review = session.review(parsed, tree=tree, say=_silent)
         seconds = round(time.perf_counter() - started, 3)
-    kept = [f for f in review.findings if not f.is_unsure(min_confidence)]
+        kept = [f.to_dict() for f in review.findings if not f.is_unsure(min_confidence)]
+        fix = _fix(case, kept, parsed.sources, root, fix_tests, session.config.unsafe_no_sandbox)
     unsure = [f for f in review.findings if f.is_unsure(min_confidence)]
     # "unsure": what --min-confidence dropped, kept aside so bench/quality_curve.py can replay
     # other thresholds; scorers read only "findings".
-    return {"id": case["id"], "findings": [f.to_dict() for f in kept], "seconds": seconds,
-            **({"unsure": [f.to_dict() for f in unsure]} if unsure else {})}
+    return {"id": case["id"], "findings": kept, "seconds": seconds,
+            **({"unsure": [f.to_dict() for f in unsure]} if unsure else {}), **({"fix": fix} if fix else {})}
+
+
+def _fix(case: dict[str, Any], findings: list[dict[str, Any]], sources: Mapping[str, tuple[str, ...]], root: Path,
+         tests: Path | None, unsafe: bool) -> dict[str, Any] | None:
+    from reviewer import git
+    from reviewer.evaluation.fixrate import fix_outcome
+
+    expect = case.get("expect") or {}
+    path = expect.get("path")
+    if case.get("label") != "buggy" or not path:
+        return None
+    old = git.show_blob(root, "HEAD", path)
+    return fix_outcome(case, findings, sources.get(path), old.decode("utf-8", "replace") if old is not None else None,
+                       tests, unsafe)
 
 
 def eval_session(config: Config, backend: Backend | None = None, cache: ResultCache | None | object = FROM_CONFIG,
@@ -121,23 +137,6 @@ def _silent(message: str) -> None:
     """Progress lines of --run-tests during an eval: the per-case line says enough."""
 
 
-def is_alarm(finding: dict[str, Any]) -> bool:
-    return finding.get("category") in ("bug", "security") and str(finding.get("severity", "")).lower() in ALARM_SEVERITIES
-
-
-def judge(case: dict[str, Any], findings: list[dict[str, Any]]) -> bool:
-    """buggy: detected? clean: false alarm? (the rules of shared/eval/README.md)"""
-    alarms = [f for f in findings if is_alarm(f)]
-    if case["label"] == "clean":
-        return bool(alarms)
-    expect = case["expect"]
-    same_file = [f for f in alarms if f.get("path", "").lstrip("./") == expect["path"]]
-    if expect["scope"] == "file":
-        return any(f["category"] == "security" for f in same_file)
-    lo, hi = min(expect["lines"]) - 3, max(expect["lines"]) + 3
-    return any(int(f.get("line", 0)) <= hi and int(f.get("end_line") or f.get("line", 0)) >= lo for f in same_file)
-
-
 @dataclass(frozen=True)
 class Score:
     """Detection and false-alarm rates for one group of cases."""
@@ -147,6 +146,15 @@ class Score:
     clean: int
     false_alarms: int
     median_seconds: float | None
+    suggested: int = 0  # detected cases whose detecting finding came with a suggestion (before the checks)
+    checked: int = 0  # ... with one that passed the checks (reviewer/fixes/)
+    fixed: int = 0  # ... with one the oracle confirmed (evaluation.fixrate)
+    unverified: int = 0  # ... with a checked one no oracle here can judge
+
+    @property
+    def fix_rate(self) -> float | None:
+        """Fixed / detected: what a developer shown the finding gets as a working fix."""
+        return self.fixed / self.detected if self.detected else None
 
     @property
     def detection_rate(self) -> float | None:
@@ -171,7 +179,10 @@ def score(cases: dict[str, dict[str, Any]], results: list[dict[str, Any]]) -> di
         clean = [judge(c, r.get("findings", [])) for c, r in pairs if c["label"] == "clean"]
         secs = [float(r.get("seconds", 0)) for _, r in pairs]
         median = sorted(secs)[len(secs) // 2] if secs else None  # the upper median, as shared/eval/score.py
-        out[source] = Score(len(buggy), sum(buggy), len(clean), sum(clean), median)
+        fixes = [r["fix"] for c, r in pairs if c["label"] == "buggy" and judge(c, r.get("findings", [])) and r.get("fix")]
+        out[source] = Score(len(buggy), sum(buggy), len(clean), sum(clean), median,
+                            sum(f["shown"] > 0 for f in fixes), sum(f["checked"] > 0 for f in fixes),
+                            sum(f["status"] == "fixed" for f in fixes), sum(f["status"] == "unverified" for f in fixes))
     return out
 
 
@@ -179,12 +190,14 @@ def format_table(scores: dict[str, Score]) -> str:
     def pct(x: float | None) -> str:
         return "-" if x is None else f"{100 * x:.0f}%"
 
-    rows = ["| source | buggy | detected | clean | false alarms | median s/case |", "|---|---|---|---|---|---|"]
+    rows = ["| source | buggy | detected | clean | false alarms | median s/case | suggested | checked | fixed "
+            "(of detected) | unverified |", "|---|---|---|---|---|---|---|---|---|---|"]
     for source in sorted(scores, key=lambda s: (s == "ALL", s)):
         s = scores[source]
         med = "-" if s.median_seconds is None else f"{s.median_seconds:.1f}"
         rows.append(f"| {source} | {s.buggy} | {s.detected} ({pct(s.detection_rate)}) | {s.clean} | "
-                    f"{s.false_alarms} ({pct(s.false_alarm_rate)}) | {med} |")
+                    f"{s.false_alarms} ({pct(s.false_alarm_rate)}) | {med} | {s.suggested} | {s.checked} | "
+                    f"{s.fixed} ({pct(s.fix_rate)}) | {s.unverified} |")
     return "\n".join(rows)
 
 
@@ -235,6 +248,7 @@ def run_eval(
     jobs: int = 1,
     backend: Backend | None = None,
     cache: ResultCache | None = None,
+    fix_tests: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Review every case not already in `out`, appending each result as it finishes
     (flushed, so a killed run loses at most the cases in flight); returns all results
@@ -264,10 +278,10 @@ def run_eval(
                 on_case(i, len(todo), result)
 
         if todo and jobs == 1:
-            _run_here(todo, config, backend, cache, record)
+            _run_here(todo, config, backend, cache, record, fix_tests)
         elif todo:
             workers = min(jobs, len(todo))
-            _run_pool(todo, worker_config(config, workers), workers, record)
+            _run_pool(todo, worker_config(config, workers), workers, record, fix_tests)
     return [done[c["id"]] for c in cases if c["id"] in done]
 
 
@@ -280,17 +294,17 @@ def worker_config(config: Config, jobs: int) -> Config:
 
 
 def _run_here(todo: list[dict[str, Any]], config: Config, backend: Backend | None, cache: ResultCache | None,
-              record: Callable[[int, dict[str, Any]], None]) -> None:
+              record: Callable[[int, dict[str, Any]], None], fix_tests: Path | None) -> None:
     # A given backend without a cache means no cache (tests); with neither, both come from config.
     with eval_session(config, backend, cache if (cache is not None or backend is not None) else FROM_CONFIG) as session:
         for i, case in enumerate(todo, 1):
-            record(i, review_case(case, session, config.min_confidence))
+            record(i, review_case(case, session, config.min_confidence, fix_tests))
 
 
 def _run_pool(todo: list[dict[str, Any]], config: Config, jobs: int,
-              record: Callable[[int, dict[str, Any]], None]) -> None:
+              record: Callable[[int, dict[str, Any]], None], fix_tests: Path | None) -> None:
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_init, initargs=(config,))
+                               initializer=_worker_init, initargs=(config, fix_tests))
     pending: set[Future[dict[str, Any]]] = set()
     try:
         pending = {pool.submit(_worker_review, case) for case in todo}
@@ -316,10 +330,11 @@ def _run_pool(todo: list[dict[str, Any]], config: Config, jobs: int,
 _worker: dict[str, Any] = {}
 
 
-def _worker_init(config: Config) -> None:
+def _worker_init(config: Config, fix_tests: Path | None = None) -> None:
     """Make this worker's session and backend once; a failure is kept and raised by each
     review (so the parent gets the ReviewerError, not a broken pool)."""
     _worker["config"] = config
+    _worker["fix_tests"] = fix_tests
     session = eval_session(config)
     _worker["session"] = session
     try:
@@ -333,7 +348,7 @@ def _worker_init(config: Config) -> None:
 def _worker_review(case: dict[str, Any]) -> dict[str, Any]:
     if "error" in _worker:
         raise _worker["error"]
-    return review_case(case, _worker["session"], _worker["config"].min_confidence)
+    return review_case(case, _worker["session"], _worker["config"].min_confidence, _worker.get("fix_tests"))
 
 
 def _worker_close() -> None:

@@ -61,6 +61,8 @@ def _finding(console: Console, f: Finding, source: dict[tuple[str, int], str]) -
         console.print(Padding(Text(printable(f.message, multiline=True)), (0, 0, 0, 6), expand=False))
     if f.suggestion:
         console.print(Padding(Text("suggestion: ", style="green") + Text(printable(f.suggestion.strip(), multiline=True)), (0, 0, 0, 6), expand=False))
+    elif f.fix is not None and f.fix.status == "failed":  # the model's suggestion failed its checks (reviewer/fixes/)
+        console.print(Padding(Text(f"no checked fix: {printable(f.fix.reason)}", style="dim"), (0, 0, 0, 6), expand=False))
     console.print()
 
 

@@ -30,7 +30,10 @@ class ReviewActions:
             self.notify("this suggestion is already applied; u undoes it")
             return
         if not f.suggestion:
-            self.notify("this finding has no suggested change", severity="warning")
+            failed = f.fix is not None and f.fix.status == "failed"
+            # a suggestion that failed its checks (reviewer/fixes/) is never offered
+            self.notify(f"no checked fix for this finding: {f.fix.reason}" if failed and f.fix is not None
+                        else "this finding has no suggested change", severity="warning")
             return
         offset = self.session.line_offset(f)
         if offset is None:

@@ -1,0 +1,81 @@
+"""Suggested fixes checked before anyone sees them: a suggestion that fails is repaired once or dropped.
+
+Every front end shows, posts or applies `Finding.suggestion` (text, JSON, SARIF fixes, rdjson,
+GitHub/GitLab suggestion blocks, the TUI's accept, the editor's code action), so the one rule
+is kept here, where findings are made: after `check_findings`, a suggestion that is not None
+has passed the checks of reviewer/fixes/checks.py and is re-indented as it will be applied.
+One that failed is sent back to the model once with the reason (prompts/repair.md; the answer
+is cached like a review answer) and checked again; failing twice, it is dropped and the
+finding stays, its `fix` saying which check failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from reviewer.answers import parse_repair
+from reviewer.backends import Backend
+from reviewer.cache import ResultCache, cache_key
+from reviewer.fixes.apply import window_for
+from reviewer.fixes.checks import Verdict, check_suggestion
+from reviewer.prompting import load_template, repair_messages, repair_schema
+from reviewer.types import Finding, FixCheck, Hunk, Message
+
+REPAIR_TOKENS = 200  # a replacement of a few lines; measured answers are 20-80 tokens
+Repair = Callable[[Hunk, Finding, str, str], "str | None"]  # (hunk, finding, rejected, reason) -> new suggestion
+
+
+def check_findings(findings: Sequence[Finding], hunk: Hunk, source: Sequence[str] | None,
+                   cache: ResultCache | None, repair: Repair | None = None) -> tuple[Finding, ...]:
+    """`findings` of one hunk with every suggestion checked (`source`: the whole new file, if known).
+    `repair` asks the model for a corrected suggestion (None: no second chance, as for analyzers)."""
+    window = window_for(hunk, source)
+    out: list[Finding] = []
+    for finding in findings:
+        if not finding.suggestion:
+            out.append(finding)
+            continue
+        verdict = check_suggestion(finding, window, hunk.language, cache)
+        status = "checked"
+        if not verdict.passed and repair is not None:
+            fixed = repair(hunk, finding, finding.suggestion, verdict.reason)
+            if fixed:
+                second = check_suggestion(replace(finding, suggestion=fixed), window, hunk.language, cache)
+                if second.passed:
+                    verdict, status = second, "repaired"
+                else:
+                    verdict = Verdict(second.check, f"{verdict.reason}; repaired once: {second.reason}")
+        out.append(_outcome(finding, verdict, status))
+    return tuple(out)
+
+
+def _outcome(finding: Finding, verdict: Verdict, status: str) -> Finding:
+    if not verdict.passed or verdict.replacement is None:
+        return replace(finding, suggestion=None, fix=FixCheck("failed", verdict.check, verdict.reason))
+    rep = verdict.replacement
+    # the finding now covers what the suggestion replaces, so every front end replaces the same lines
+    line, end = min(finding.line, rep.start), max(finding.end_line, rep.end)
+    return replace(finding, line=line, end_line=end, suggestion="\n".join(rep.new),
+                   fix=FixCheck(status, patch=verdict.patch))
+
+
+def model_repair(backend: Backend, cache: ResultCache | None) -> Repair:
+    """A `Repair` that asks `backend` (answers cached by prompt, like review answers)."""
+    template = load_template("repair")
+
+    def ask(hunk: Hunk, finding: Finding, rejected: str, reason: str) -> str | None:
+        messages: list[Message] = repair_messages(hunk, finding, rejected, reason)
+        digest = "\0".join(f"{m['role']}\0{m['content']}" for m in messages)
+        key = cache_key(backend.info.sha256, template.cache_tag, digest, str(REPAIR_TOKENS))
+        completion = cache.get(key) if cache else None
+        if completion is None:
+            completion = backend.complete(messages, repair_schema(), REPAIR_TOKENS)
+            if cache:
+                cache.put(key, completion)
+        return parse_repair(completion.text)
+
+    return ask
+
+
+__all__ = ["Repair", "check_findings", "model_repair"]
