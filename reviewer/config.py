@@ -56,6 +56,9 @@ BLOCK_POLICIES = ("evidence", "all")
 # Prompt layouts for a GGUF without a chat template of its own (reviewer/backends/chat_formats.py).
 CHAT_FORMATS = ("llama-2", "chatml")
 
+# What the editor front ends compare a saved file with: the index (what the commit hook will see) or HEAD.
+EDITOR_AGAINST = ("index", "head")
+
 
 @dataclass(frozen=True)
 class Config:
@@ -110,6 +113,12 @@ class Config:
     tests_python: str | None = None
     # Run the tests on the host where no sandbox works (flag or REVIEWER_UNSAFE_NO_SANDBOX only, never a file).
     unsafe_no_sandbox: bool = False
+    # The editor front ends (`reviewer lsp`, `reviewer watch`; docs/editors.md): what a saved file is
+    # compared with ("index": what `git commit` will add to, as the hook sees it; "head": every change
+    # since the last commit), how long a burst of saves is left to settle first, and the largest file reviewed.
+    editor_against: str = "index"
+    editor_debounce: float = 0.3
+    editor_max_bytes: int = 1_000_000
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -198,6 +207,9 @@ _CONVERTERS: dict[str, Any] = {
     "max_findings_per_file": lambda v: _count(v, "max_findings_per_file"),
     "tests_python": str,
     "unsafe_no_sandbox": _to_bool,
+    "editor_against": lambda v: _choice(v, EDITOR_AGAINST),
+    "editor_debounce": lambda v: _seconds(v, "editor_debounce"),
+    "editor_max_bytes": lambda v: _count(v, "editor_max_bytes"),
 }
 _NOT_FROM_FILES = ("unsafe_no_sandbox",)  # a repository must not switch its own tests' sandbox off
 
@@ -207,6 +219,13 @@ def _count(v: Any, name: str) -> int:
     if n < 0:
         raise ValueError(f"{name} must be 0 (no limit) or more, got {v!r}")
     return n
+
+
+def _seconds(v: Any, name: str) -> float:
+    x = float(v)
+    if not 0.0 <= x <= 60.0:
+        raise ValueError(f"{name} must be between 0 and 60 seconds, got {v!r}")
+    return x
 
 
 def _fraction(v: Any, name: str) -> float:
@@ -295,4 +314,4 @@ def default_exclude() -> tuple[str, ...]:
     return DEFAULT_EXCLUDE
 
 
-__all__ = ["BLOCK_POLICIES", "CHAT_FORMATS", "SECRETS_POLICIES", "Config", "find_config_file", "load_config", "parse_categories", "parse_fail_on", "parse_severity"]
+__all__ = ["BLOCK_POLICIES", "CHAT_FORMATS", "EDITOR_AGAINST", "SECRETS_POLICIES", "Config", "find_config_file", "load_config", "parse_categories", "parse_fail_on", "parse_severity"]
