@@ -119,6 +119,11 @@ class Config:
     editor_against: str = "index"
     editor_debounce: float = 0.3
     editor_max_bytes: int = 1_000_000
+    # Idle time buys evidence: once a saved Python file's review is shown and nothing else is queued, the
+    # server also runs the generated tests of its changed functions (what `review --run-tests` does, about a
+    # minute a function) and updates the diagnostics when they land. Off by default: it runs model-written
+    # tests in the sandbox (docs/tests.md).
+    editor_evidence: bool = False
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -210,6 +215,7 @@ _CONVERTERS: dict[str, Any] = {
     "editor_against": lambda v: _choice(v, EDITOR_AGAINST),
     "editor_debounce": lambda v: _seconds(v, "editor_debounce"),
     "editor_max_bytes": lambda v: _count(v, "editor_max_bytes"),
+    "editor_evidence": _to_bool,
 }
 _NOT_FROM_FILES = ("unsafe_no_sandbox",)  # a repository must not switch its own tests' sandbox off
 

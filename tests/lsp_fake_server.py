@@ -2,7 +2,8 @@
 
 LSP_FAKE_LOG=FILE appends the added lines of every prompt the model is asked (one line
 per call, before answering); LSP_FAKE_DELAY=SECONDS sleeps before each answer (a slow
-model, to supersede); LSP_FAKE_SUGGEST=1 gives the SQL finding a checked-looking suggestion.
+model, to supersede); LSP_FAKE_SUGGEST=1 gives the SQL finding a checked-looking suggestion;
+LSP_FAKE_TESTGEN=1 answers as tests/test_testgen_evidence.py's scripted model (reviews and tests).
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ SQL_FIX = 'cur = db.execute("SELECT * FROM users WHERE id = ?", (user_id,))'
 
 
 def _answer(messages):  # type: ignore[no-untyped-def]
+    if os.environ.get("LSP_FAKE_TESTGEN"):
+        sys.path.insert(0, os.path.dirname(__file__))
+        from test_testgen_evidence import scripted
+
+        return scripted(messages)
     reply = fake.pattern_answer(messages)
     if os.environ.get("LSP_FAKE_SUGGEST"):
         for f in reply["findings"]:

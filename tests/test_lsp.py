@@ -193,3 +193,26 @@ async def test_a_model_that_cannot_run_is_one_warning(repo: Path, tmp_path: Path
         assert response is None  # still answering
     assert [m.type for m in client.messages] == [lsp.MessageType.Warning]
     assert client.messages[0].message.startswith("reviewer: the model cannot review: ")
+
+
+async def test_idle_time_runs_the_generated_tests_and_updates_the_diagnostics(
+        make_repo: Callable[[dict[str, str]], Path], tmp_path: Path) -> None:
+    from test_testgen_evidence import NEW, OLD
+
+    repo = make_repo({"mathx/__init__.py": "", "mathx/util.py": OLD, ".reviewer.toml": "editor-evidence = true\n"})
+    (repo / "mathx" / "util.py").write_text(NEW)
+    async with lsp_client(env(tmp_path, LSP_FAKE_TESTGEN="1", REVIEWER_ANALYZERS="false"), repo) as client:
+        uri = open_file(client, repo / "mathx" / "util.py")
+        first = await fresh_diagnostics(client, uri)  # the model's review, at once
+        assert sorted((d.message.split(":")[0], d.severity) for d in first) == [
+            ("Off-by-one in clamp", lsp.DiagnosticSeverity.Error), ("Wrong doubling", lsp.DiagnosticSeverity.Warning)]
+        client.diagnostics.pop(uri, None)
+        later = await fresh_diagnostics(client, uri, timeout=120)  # then the tests' evidence
+    by_title = {d.message.split(":")[0]: d for d in later}
+    # clamp's test fails on the old code and passes on the new: the claim is lowered
+    assert by_title["Off-by-one in clamp"].severity == lsp.DiagnosticSeverity.Information
+    regression = by_title["Behaviour change in double"]
+    assert (regression.range.start.line, regression.code) == (6, "bug")
+    assert any(r.message == "evidence: tests" for r in regression.related_information or [])
+    assert any("tests" in str(getattr(r, "message", "")) for reports in client.progress_reports.values()
+               for r in reports)

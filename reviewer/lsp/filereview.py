@@ -82,14 +82,22 @@ def parse_file(target: Target, config: Config) -> ParsedDiff:
     return parse_diff(diff_input, config)
 
 
-def review_file(session: ReviewSession, target: Target, progress: Callable[[str], Progress] | None = None
-                ) -> tuple[ParsedDiff, Review | None]:
-    """The file's hunks and their review (None when it has nothing to review: no model is touched)."""
+def review_file(session: ReviewSession, target: Target, progress: Callable[[str], Progress] | None = None,
+                *, tests: bool = False, say: Callable[[str], None] | None = None) -> tuple[ParsedDiff, Review | None]:
+    """The file's hunks and their review (None when it has nothing to review: no model is touched).
+
+    `tests` (a session with `run_tests`): the changed functions' generated tests also run, in a
+    sandboxed copy of the working tree (the file as saved), as `reviewer review --run-tests` does."""
     check_content(target, session.config.editor_max_bytes)
     parsed = parse_file(target, session.config)
     if not parsed.hunks:
         return parsed, None
-    return parsed, session.review(parsed, progress)
+    tree = None
+    if tests:
+        from reviewer.testgen.tree import TreeSpec  # the test machinery: only for the evidence pass
+
+        tree = TreeSpec("worktree", target.root)
+    return parsed, session.review(parsed, progress, tree=tree, say=say)
 
 
 __all__ = ["FileProblem", "Target", "check_content", "config_for", "locate", "parse_file", "review_file"]

@@ -34,6 +34,7 @@ from reviewer.session import ReviewSession
 from reviewer.types import Finding
 
 log = logging.getLogger("reviewer.lsp")
+EVIDENCE = "#reviewer-evidence"  # worker key suffix of a file's evidence pass (generated tests)
 
 
 def _model_key(c: Config) -> tuple[object, ...]:
@@ -80,6 +81,7 @@ class ReviewerServer(LanguageServer):
     def request(self, uri: str, debounce: bool) -> None:
         if not uri.startswith("file:"):
             return
+        self.worker.forget(uri + EVIDENCE)  # tests of the old version would ground the wrong code
         self.worker.submit(uri, Path(to_fs_path(uri) or uri), debounce)
 
     def moved(self, uri: str) -> None:
@@ -113,7 +115,7 @@ class ReviewerServer(LanguageServer):
     def _deliver(self, job: Job, findings: tuple[Finding, ...]) -> None:
         if not job.current():
             return  # saved again since: the newer review publishes
-        uri = job.key
+        uri = job.key.removesuffix(EVIDENCE)
         try:
             self.shown[uri] = follow(findings, self.lines(uri))  # the buffer may have moved on since the save
         except KeyError:  # closed meanwhile
@@ -123,7 +125,7 @@ class ReviewerServer(LanguageServer):
 
     def _withdraw(self, job: Job) -> None:
         """A file that could not be reviewed shows nothing (rather than what an older version had)."""
-        if job.current():
+        if job.current() and not job.key.endswith(EVIDENCE):  # a failed evidence pass leaves the review shown
             self.shown.pop(job.key, None)
             self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(job.key, []))
 
@@ -160,7 +162,16 @@ class ReviewerServer(LanguageServer):
         target = locate(job.payload)
         session = self._session_for(config_for(target, self.flags, self.config_file))
         progress = Progress(self, job, target.rel)
-        parsed, review = review_file(session, target, lambda name: progress)
+        evidence = job.key.endswith(EVIDENCE)
+        if evidence:  # the same review (cached by now), then the generated tests: a session that runs them
+            with ReviewSession(session.config.replace(run_tests=True), backend=self._backend,
+                               warn=lambda m: log.warning("%s", m)) as tested:
+                parsed, review = review_file(tested, target, lambda name: progress, tests=True,
+                                             say=lambda m: (progress.say(m), job.check()))
+        else:
+            parsed, review = review_file(session, target, lambda name: progress)
+            if review is not None and session.config.editor_evidence and target.rel.endswith(".py"):
+                self.worker.submit(job.key + EVIDENCE, job.payload, idle=True)
         job.check()
         if review is None:
             self._call(self._deliver, job, ())
@@ -208,14 +219,12 @@ class Progress:
     async def _begin(self) -> None:
         await self.server.work_done_progress.create_async(self.token)
         self.server.work_done_progress.begin(self.token, lsp.WorkDoneProgressBegin(
-            f"reviewer: {self.rel}", message=f"{self.total} hunk(s)", percentage=0, cancellable=False))
+            f"reviewer: {self.rel}", message=f"{self.total} hunk(s)", cancellable=False))
         self.open = True
 
     async def _report(self, message: str) -> None:
         if self.open:
-            percentage = int(100 * self.done / self.total) if self.total else 100
-            self.server.work_done_progress.report(self.token, lsp.WorkDoneProgressReport(
-                message=message, percentage=percentage))
+            self.server.work_done_progress.report(self.token, lsp.WorkDoneProgressReport(message=message))
 
     async def _end(self) -> None:
         if self.open:
@@ -231,6 +240,13 @@ class Progress:
 
     def model_loading(self) -> None:
         self._send(self._report("the model is working"))
+
+    def say(self, message: str) -> None:
+        """A line from the generated tests' run (the evidence pass, after the review's own progress ended)."""
+        if not self.open:
+            self.token = f"reviewer-{self.job.generation}-tests"
+            self._send(self._begin())
+        self._send(self._report(message))
 
     def advance(self, result: HunkResult) -> None:
         self.done += 1

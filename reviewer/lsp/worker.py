@@ -30,6 +30,7 @@ class Job:
     due: float
     payload: Any
     worker: Worker = field(repr=False)
+    idle: bool = False  # runs only when no other job is due (the evidence pass)
 
     def current(self) -> bool:
         return self.worker.is_current(self)
@@ -64,10 +65,12 @@ class Worker:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, key: str, payload: Any, debounce: bool = True) -> Job:
-        """Queue a review of `key`, superseding any earlier one (queued or running)."""
+    def submit(self, key: str, payload: Any, debounce: bool = True, idle: bool = False) -> Job:
+        """Queue a review of `key`, superseding any earlier one (queued or running); an `idle` job waits
+        until no other job is queued."""
         with self._cond:
-            job = Job(key, next(self._numbers), time.monotonic() + (self.debounce if debounce else 0.0), payload, self)
+            job = Job(key, next(self._numbers), time.monotonic() + (self.debounce if debounce else 0.0), payload, self,
+                      idle)
             self._latest[key] = job.generation
             self._pending[key] = job
             self._cond.notify_all()
@@ -109,7 +112,7 @@ class Worker:
         with self._cond:
             while not self._stopped:
                 if self._pending:
-                    job = min(self._pending.values(), key=lambda j: j.due)
+                    job = min(self._pending.values(), key=lambda j: (j.idle, j.due))
                     wait = job.due - time.monotonic()
                     if wait <= 0:
                         del self._pending[job.key]
