@@ -59,7 +59,8 @@ def test_neovim_shows_the_servers_diagnostic_after_a_save(make_repo: Callable[[d
            "REVIEWER_TEST_OUT": str(out)}
     proc = subprocess.run(["nvim", "--headless", "-i", "NONE", "-u", str(tmp_path / "init.lua"),
                            "-c", f"luafile {tmp_path / 'driver.lua'}"],
-                          cwd=repo, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+                          check=False, cwd=repo, env=env, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
     assert out.exists(), proc.stdout + proc.stderr
     result = json.loads(out.read_text())
     assert result["clients"] == 1

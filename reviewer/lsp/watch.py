@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reviewer.errors import ModelUnavailable, ReviewerError
-from reviewer.lsp.filereview import FileProblem, config_for, locate, review_file
+from reviewer.lsp.filereview import config_for, locate, review_file
 from reviewer.session import ReviewSession
 from reviewer.sinks import get_renderer
 from reviewer.types import Review
@@ -85,7 +85,8 @@ def wanted(path: Path) -> bool:
 
 def watch(root: Path, watcher: Watcher, debounce_ms: int, stop: threading.Event | None = None) -> None:
     """Review files under `root` as they are saved, until interrupted (or `stop` is set)."""
-    from watchfiles import Change, watch as changes  # imported only by this command
+    from watchfiles import Change  # imported only by this command
+    from watchfiles import watch as changes
 
     watcher.warn(f"reviewer: watching {root} for saved files (Ctrl-C to stop)")
     for batch in changes(root, debounce=debounce_ms, stop_event=stop, raise_interrupt=False):
