@@ -216,3 +216,22 @@ async def test_idle_time_runs_the_generated_tests_and_updates_the_diagnostics(
     assert any(r.message == "evidence: tests" for r in regression.related_information or [])
     assert any("tests" in str(getattr(r, "message", "")) for reports in client.progress_reports.values()
                for r in reports)
+
+
+async def test_the_review_made_in_the_editor_answers_the_staged_review_from_the_cache(repo: Path,
+                                                                                     tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT, git
+
+    async with lsp_client(env(tmp_path), repo) as client:
+        uri = open_file(client, repo / "app.py")
+        assert len(await fresh_diagnostics(client, uri)) == 1
+    git(repo, "add", "app.py")  # what `git commit` (and its hook) will review now
+    proc = subprocess.run([sys.executable, "-m", "reviewer", "review", "--staged", "--format", "json", "-q"],
+                          cwd=repo, capture_output=True, text=True, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **env(tmp_path), "REVIEWER_BACKEND": "fake"})
+    stats = json.loads(proc.stdout)["stats"]
+    assert (stats["hunks"], stats["cached"]) == (1, 1), proc.stderr
