@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,12 +45,14 @@ def test_reviewer_watch_prints_findings_as_files_are_saved(make_repo: Callable[[
     env = {**os.environ, "PYTHONPATH": str(ROOT), "REVIEWER_BACKEND": "fake"}
     proc = subprocess.Popen([sys.executable, "-m", "reviewer", "watch", "--format", "line", "--debounce", "0.05"],
                             cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None and proc.stderr is not None
+    threading.Thread(target=lambda: [lines.put(ln) for ln in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
     try:
-        assert proc.stderr is not None and "reviewer: watching" in proc.stderr.readline()
+        assert "reviewer: watching" in proc.stderr.readline()
         time.sleep(0.5)  # the watch is set up
         (repo / "app.py").write_text(AFTER)
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
+        line = lines.get(timeout=60)  # an Empty error, not a hung test, if nothing is printed
     finally:
         proc.terminate()
         proc.wait(timeout=10)

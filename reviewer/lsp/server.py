@@ -320,7 +320,7 @@ def build(flags: Mapping[str, Any], config_file: Path | None, debounce: float) -
 def serve(flags: Mapping[str, Any], config_file: Path | None, debounce: float) -> None:
     """Serve over stdin/stdout until the client exits; log lines (one per problem) go to stderr."""
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
-    logging.getLogger("stevedore").setLevel(logging.ERROR)  # bandit's plugin loader warns about optional plugins
+    logging.getLogger("stevedore").setLevel(logging.CRITICAL)  # bandit's plugin loader: optional plugins it lacks
     server = build(flags, config_file, debounce)
     try:
         server.start_io()
