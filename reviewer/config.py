@@ -13,6 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reviewer.config_values import (
+    choice,
+    count,
+    debounce,
+    fraction,
+    instruction_text,
+    opt_int,
+    parse_categories,
+    parse_fail_on,
+    parse_severity,
+    path_instructions,
+    seconds,
+    to_bool,
+    to_list,
+)
 from reviewer.errors import ReviewerError
 from reviewer.types import Category, Severity
 
@@ -60,6 +75,9 @@ INSTRUCTIONS_FILE = ".reviewer/instructions.md"
 
 # Prompt layouts for a GGUF without a chat template of its own (reviewer/backends/chat_formats.py).
 CHAT_FORMATS = ("llama-2", "chatml")
+
+# What the editor front ends compare a saved file with: the index (what the commit hook will see) or HEAD.
+EDITOR_AGAINST = ("index", "head")
 
 
 @dataclass(frozen=True)
@@ -126,141 +144,72 @@ class Config:
     tests_python: str | None = None
     # Run the tests on the host where no sandbox works (flag or REVIEWER_UNSAFE_NO_SANDBOX only, never a file).
     unsafe_no_sandbox: bool = False
+    # The editor front ends (`reviewer lsp`, `reviewer watch`; docs/editors.md): what a saved file is
+    # compared with ("index": what `git commit` will add to, as the hook sees it; "head": every change
+    # since the last commit), how long a burst of saves is left to settle first, and the largest file reviewed.
+    editor_against: str = "index"
+    editor_debounce: float = 0.3
+    editor_max_bytes: int = 1_000_000
+    # Idle time buys evidence: once a saved Python file's review is shown and nothing else is queued, the
+    # server also runs the generated tests of its changed functions (what `review --run-tests` does, about a
+    # minute a function) and updates the diagnostics when they land. Off by default: it runs model-written
+    # tests in the sandbox (docs/tests.md).
+    editor_evidence: bool = False
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
 
 
 # Keys accepted in files, env and flags; each maps to a converter from raw text/TOML value.
-def _to_bool(v: Any) -> bool:
-    if isinstance(v, bool):
-        return v
-    s = str(v).strip().lower()
-    if s in ("1", "true", "yes", "on"):
-        return True
-    if s in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"expected true or false, got {v!r}")
-
-
-def _to_list(v: Any) -> tuple[str, ...]:
-    if isinstance(v, (list, tuple)):
-        return tuple(str(x).strip() for x in v if str(x).strip())
-    return tuple(x.strip() for x in str(v).split(",") if x.strip())
-
-
-def parse_categories(v: Any) -> tuple[Category, ...]:
-    names = _to_list(v)
-    try:
-        return tuple(Category(n.lower()) for n in names)
-    except ValueError:
-        valid = ",".join(c.value for c in Category)
-        raise ValueError(f"unknown category in {','.join(names)!r}; choose from {valid}") from None
-
-
-def parse_severity(v: Any) -> Severity:
-    try:
-        return Severity(str(v).lower())
-    except ValueError:
-        raise ValueError(f"unknown severity {v!r}; choose from low, medium, high") from None
-
-
-def parse_fail_on(v: Any) -> Severity | None:
-    if str(v).lower() == "never":
-        return None
-    try:
-        return parse_severity(v)
-    except ValueError:
-        raise ValueError(f"unknown --fail-on {v!r}; choose from low, medium, high, never") from None
-
-
-def _opt_int(v: Any) -> int | None:
-    return None if v in (None, "", "auto") else int(v)
 
 
 _CONVERTERS: dict[str, Any] = {
     "model": str,
-    "backend": lambda v: _choice(v, ("llama", "openai", "fake")),
+    "backend": lambda v: choice(v, ("llama", "openai", "fake")),
     "base_url": str,
     "api_key_env": str,
-    "n_gpu_layers": _opt_int,
-    "threads": _opt_int,
+    "n_gpu_layers": opt_int,
+    "threads": opt_int,
     "ctx": int,
-    "chat_format": lambda v: None if _choice(v, ("auto", *CHAT_FORMATS)) == "auto" else str(v).lower(),
+    "chat_format": lambda v: None if choice(v, ("auto", *CHAT_FORMATS)) == "auto" else str(v).lower(),
     "max_tokens": int,
     "timeout": float,
     "parallel": lambda v: max(1, int(v)),
     "categories": parse_categories,
     "min_severity": parse_severity,
-    "min_confidence": lambda v: _fraction(v, "min_confidence"),
+    "min_confidence": lambda v: fraction(v, "min_confidence"),
     "fail_on": parse_fail_on,
-    "block": lambda v: _choice(v, BLOCK_POLICIES),
-    "include": _to_list,
-    "exclude": _to_list,
+    "block": lambda v: choice(v, BLOCK_POLICIES),
+    "include": to_list,
+    "exclude": to_list,
     "context_lines": int,
     "max_hunk_lines": int,
     "max_files": int,
-    "cache": _to_bool,
-    "analyzers": _to_bool,
-    "repair_suggestions": _to_bool,
+    "cache": to_bool,
+    "analyzers": to_bool,
+    "repair_suggestions": to_bool,
     "cache_dir": lambda v: Path(str(v)).expanduser(),
-    "quiet": _to_bool,
-    "hook_policy": lambda v: _choice(v, ("fail-open", "fail-closed")),
-    "secrets": lambda v: _choice(v, SECRETS_POLICIES),
-    "run_tests": _to_bool,
-    "baseline": _to_bool,
-    "inline_ignores": _to_bool,
-    "report_unused_ignores": _to_bool,
-    "max_findings": lambda v: _count(v, "max_findings"),
-    "max_findings_per_file": lambda v: _count(v, "max_findings_per_file"),
+    "quiet": to_bool,
+    "hook_policy": lambda v: choice(v, ("fail-open", "fail-closed")),
+    "secrets": lambda v: choice(v, SECRETS_POLICIES),
+    "run_tests": to_bool,
+    "baseline": to_bool,
+    "inline_ignores": to_bool,
+    "report_unused_ignores": to_bool,
+    "max_findings": lambda v: count(v, "max_findings"),
+    "max_findings_per_file": lambda v: count(v, "max_findings_per_file"),
     "tests_python": str,
-    "unsafe_no_sandbox": _to_bool,
-    "instructions": lambda v: _instruction_text(v, "instructions"),
-    "path_instructions": lambda v: _path_instructions(v),
-    "max_hunks": lambda v: _count(v, "max_hunks"),
-    "time_budget": lambda v: _seconds(v, "time_budget"),
+    "unsafe_no_sandbox": to_bool,
+    "instructions": lambda v: instruction_text(v, "instructions"),
+    "path_instructions": lambda v: path_instructions(v),
+    "max_hunks": lambda v: count(v, "max_hunks"),
+    "time_budget": lambda v: seconds(v, "time_budget"),
+    "editor_against": lambda v: choice(v, EDITOR_AGAINST),
+    "editor_debounce": lambda v: debounce(v, "editor_debounce"),
+    "editor_max_bytes": lambda v: count(v, "editor_max_bytes"),
+    "editor_evidence": to_bool,
 }
 _NOT_FROM_FILES = ("unsafe_no_sandbox",)  # a repository must not switch its own tests' sandbox off
-
-
-def _count(v: Any, name: str) -> int:
-    n = int(v)
-    if n < 0:
-        raise ValueError(f"{name} must be 0 (no limit) or more, got {v!r}")
-    return n
-
-
-def _seconds(v: Any, name: str) -> float:
-    x = float(v)
-    if not 0.0 <= x < 1e7:
-        raise ValueError(f"{name} must be 0 (no limit) or a number of seconds, got {v!r}")
-    return x
-
-
-def _instruction_text(v: Any, name: str) -> str:
-    if not isinstance(v, str):
-        raise TypeError(f"{name} must be text")
-    return v.strip()
-
-
-def _path_instructions(v: Any) -> tuple[tuple[str, str], ...]:
-    if not isinstance(v, Mapping):
-        raise TypeError('expected a table of glob = "text", e.g. [path-instructions] "api/*" = "..."')
-    return tuple((str(glob), _instruction_text(text, f"path-instructions[{glob!r}]")) for glob, text in v.items())
-
-
-def _fraction(v: Any, name: str) -> float:
-    x = float(v)
-    if not 0.0 <= x <= 1.0:
-        raise ValueError(f"{name} must be between 0 and 1, got {v!r}")
-    return x
-
-
-def _choice(v: Any, choices: tuple[str, ...]) -> str:
-    s = str(v).lower()
-    if s not in choices:
-        raise ValueError(f"{v!r} is not one of {', '.join(choices)}")
-    return s
 
 
 def _apply(config: Config, raw: Mapping[str, Any], origin: str, from_file: bool = False) -> Config:
@@ -390,4 +339,4 @@ def default_exclude() -> tuple[str, ...]:
     return DEFAULT_EXCLUDE
 
 
-__all__ = ["BLOCK_POLICIES", "CHAT_FORMATS", "INSTRUCTIONS_FILE", "MAX_INSTRUCTIONS", "SECRETS_POLICIES", "Config", "find_config_file", "load_config", "parse_categories", "parse_fail_on", "parse_severity"]
+__all__ = ["BLOCK_POLICIES", "CHAT_FORMATS", "EDITOR_AGAINST", "INSTRUCTIONS_FILE", "MAX_INSTRUCTIONS", "SECRETS_POLICIES", "Config", "find_config_file", "load_config", "parse_categories", "parse_fail_on", "parse_severity"]

@@ -78,6 +78,14 @@ def read_diff(source: DiffSource, cwd: Path, stdin: BinaryIO | None = None) -> D
     return DiffInput(text, root, _git_reader(root, new_rev))
 
 
+def read_file_diff(root: Path, path: str, against: str) -> DiffInput:
+    """The working tree's changes to one repo-relative file, against the index ("index": what
+    `git add` would still stage, as the commit hook will see it) or HEAD ("head")."""
+    args = ["HEAD"] if against == "head" else []
+    text = decode_diff(git.run(root, "diff", *_DIFF_OPTIONS, *args, "--", path, config=_DIFF_CONFIG, missing=_NO_GIT))
+    return DiffInput(text, root, _worktree_reader(root, text))
+
+
 def split_lines(data: bytes) -> list[str]:
     """File bytes as lines the way git counts them: split on \\n only, line endings dropped."""
     lines = data.decode("utf-8", "surrogateescape").split("\n")
@@ -178,4 +186,4 @@ def _worktree_reader(root: Path, text: str) -> NewFileReader:
     return read
 
 
-__all__ = ["DiffInput", "DiffSource", "NewFileReader", "decode_diff", "lines_agree", "read_diff", "split_lines"]
+__all__ = ["DiffInput", "DiffSource", "NewFileReader", "decode_diff", "lines_agree", "read_diff", "read_file_diff", "split_lines"]

@@ -100,6 +100,21 @@ def add_review_args(p: argparse.ArgumentParser) -> None:
     misc.add_argument("--cache-dir", metavar="DIR", help="where models and the result cache live (default: the user cache dir)")
 
 
+def add_editor_args(p: argparse.ArgumentParser) -> None:
+    """The options of `reviewer lsp` and `reviewer watch`: the review's filters, model and noise settings,
+    what a saved file is compared with, and the debounce (the diff source and report options mean nothing there)."""
+    from reviewer.config import EDITOR_AGAINST
+
+    add_review_args(p)
+    hide_options(p, ("staged", "range", "base", "diff", "output", "unsafe_no_sandbox"))
+    editor = p.add_argument_group("editor")
+    editor.add_argument("--against", dest="editor_against", choices=EDITOR_AGAINST,
+                        help="compare a saved file with the index (default: what `git add` would still stage, "
+                        "the hunks the commit hook will see) or with HEAD (every change since the last commit)")
+    editor.add_argument("--debounce", dest="editor_debounce", type=float, metavar="SECONDS",
+                        help="wait this long after a save for more saves before reviewing (default 0.3)")
+
+
 def hide_options(p: argparse.ArgumentParser, dests: tuple[str, ...]) -> None:
     """Keep options a command accepts but ignores out of its --help."""
     for action in p._actions:
@@ -119,7 +134,8 @@ def flags(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     names = ("fail_on", "block", "categories", "min_severity", "min_confidence", "quiet", "model", "backend", "base_url",
              "n_gpu_layers", "threads", "ctx", "chat_format", "parallel", "cache", "cache_dir", "analyzers", "secrets", "run_tests",
              "baseline", "inline_ignores", "report_unused_ignores", "max_findings", "max_findings_per_file", "unsafe_no_sandbox",
-             "max_hunks", "time_budget")
+             "max_hunks", "time_budget",
+             "editor_against", "editor_debounce")
     out = {n: getattr(args, n, None) for n in names}
     out["timeout"] = getattr(args, "server_timeout", None)  # `reviewer tests` has its own --timeout (per test)
     out.update(extra)
@@ -196,5 +212,5 @@ def wants_color(args: argparse.Namespace, env: Mapping[str, str] | None = None) 
     return args.output is None and args.format == "text" and sys.stdout.isatty() and "NO_COLOR" not in env
 
 
-__all__ = ["add_review_args", "diff_source", "emit", "flags", "hide_options", "load_config",
+__all__ = ["add_editor_args", "add_review_args", "diff_source", "emit", "flags", "hide_options", "load_config",
            "open_session", "set_help", "terminal_progress", "wants_color", "write_atomically"]

@@ -14,7 +14,7 @@ expression or statement: `x >= pivot` inside `if x >= pivot]` does, inside
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 _PROPOSALS = re.compile(
@@ -86,4 +86,24 @@ def already_applied(suggestion: str | None, lines: Iterable[str]) -> str | None:
     return None
 
 
-__all__ = ["Proposal", "already_applied", "proposals", "reads_as"]
+def suggestion_lines(suggestion: str, current: Sequence[str]) -> tuple[str, ...]:
+    """A suggestion as the lines that replace `current` (lines line..end_line): a fenced block's inside,
+    indented like the code it replaces when the model dropped the indent."""
+    lines = suggestion.strip("\n").split("\n")
+    if lines and lines[0].lstrip().startswith("```"):  # a fenced block: keep what is inside
+        lines = lines[1:]
+        if lines and lines[-1].strip().startswith("```"):
+            lines = lines[:-1]
+    lines = [ln.rstrip("\r").rstrip() for ln in lines]
+    indent = _indent(current[0]) if current else ""
+    present = [_indent(ln) for ln in lines if ln.strip()]
+    if indent and present and min(len(p) for p in present) == 0:
+        lines = [indent + ln if ln.strip() else ln for ln in lines]
+    return tuple(lines)
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+__all__ = ["Proposal", "already_applied", "proposals", "reads_as", "suggestion_lines"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
-from reviewer.commands import baseline, ci, evaluate, history, hook, models, review, tests, tui
+from reviewer.commands import baseline, ci, evaluate, history, hook, lsp, models, review, tests, tui, watch
 
 
 class Command(Protocol):
@@ -34,6 +34,8 @@ COMMANDS: dict[str, ModuleType] = {
     "tui": tui,
     "ci": ci,
     "hook": hook,
+    "lsp": lsp,
+    "watch": watch,
 }
 
 __all__ = ["COMMANDS", "Command"]

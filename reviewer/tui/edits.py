@@ -17,6 +17,7 @@ from pathlib import Path
 
 from reviewer.errors import ReviewerError
 from reviewer.fsutil import atomic_write_bytes
+from reviewer.suggested_fix import suggestion_lines  # shared with the editor server
 from reviewer.types import Finding
 
 
@@ -61,25 +62,6 @@ def resolve_in_root(root: Path, rel: str) -> Path:
     if target != base and base not in target.parents:
         raise EditError(f"{rel} is outside the repository; not touching it")
     return target
-
-
-def suggestion_lines(suggestion: str, current: Sequence[str]) -> tuple[str, ...]:
-    """The suggestion as lines, indented like the code it replaces when the model dropped the indent."""
-    lines = suggestion.strip("\n").split("\n")
-    if lines and lines[0].lstrip().startswith("```"):  # a fenced block: keep what is inside
-        lines = lines[1:]
-        if lines and lines[-1].strip().startswith("```"):
-            lines = lines[:-1]
-    lines = [ln.rstrip("\r").rstrip() for ln in lines]
-    indent = _indent(current[0]) if current else ""
-    present = [_indent(ln) for ln in lines if ln.strip()]
-    if indent and present and min(len(p) for p in present) == 0:
-        lines = [indent + ln if ln.strip() else ln for ln in lines]
-    return tuple(lines)
-
-
-def _indent(line: str) -> str:
-    return line[: len(line) - len(line.lstrip())]
 
 
 def _eol(line: str) -> str:
