@@ -204,22 +204,30 @@ def review_schema() -> dict[str, Any]:
     }
 
 
-def repair_messages(hunk: Hunk, finding: Finding, suggestion: str, reason: str) -> list[Message]:
+def repair_messages(hunk: Hunk, finding: Finding, suggestion: str, reason: str, flagged: str,
+                    show_rejected: bool) -> list[Message]:
     """The chat messages asking the model, once, to correct a suggestion that failed a check
-    (reviewer/fixes/). The rejected suggestion is the model's own text, steered by the change:
-    it is made inert like the code."""
+    (reviewer/fixes/). `flagged` is the code of the finding's lines. The rejected suggestion is
+    shown only when it was code (`show_rejected`): shown advice in words, the 1.5B repeated it.
+    It is the model's own text, steered by the change: made inert like the code."""
     template = load_template("repair")
-    lines = f"line {finding.line}" if finding.end_line <= finding.line else f"lines {finding.line}-{finding.end_line}"
+    several = finding.end_line > finding.line
+    lines = f"lines {finding.line}-{finding.end_line}" if several else f"line {finding.line}"
+    fence = lambda text: neutralize_special_tokens(text.replace("```", "` ` `"))  # noqa: E731 - keep the fence intact
+    rejected = (f"This replacement was rejected ({inline_text(reason)}):\n\n```\n{fence(suggestion)}\n```\n\n"
+                if show_rejected else f"An earlier answer was rejected: {inline_text(reason)}.\n\n")
     values = {
         "path": inline_text(hunk.path, limit=1000),
         "language": hunk.language,
         "line": str(finding.line),
         "lines": lines,
+        "lines_cap": lines.capitalize(),
+        "reads": "read" if several else "reads",
         "title": inline_text(finding.title),
         "message": inline_text(finding.message, limit=600),
-        "code": neutralize_special_tokens(render_code(hunk).replace("```", "` ` `")),
-        "suggestion": neutralize_special_tokens(suggestion.replace("```", "` ` `")),
-        "reason": inline_text(reason),
+        "code": fence(render_code(hunk)),
+        "flagged": fence(flagged),
+        "rejected": rejected,
     }
     return [
         {"role": "system", "content": _fill(template.system, values)},

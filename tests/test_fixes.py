@@ -115,13 +115,18 @@ def test_other_languages_get_a_bracket_count_over_their_tokens(suggestion: str, 
 def test_a_failed_suggestion_is_repaired_once_by_the_model() -> None:
     asked: list[str] = []
 
-    def repair(hunk: Any, f: Any, rejected: str, reason: str) -> str:
+    def repair(hunk: Any, f: Any, rejected: str, reason: str, flagged: str, was_code: bool) -> str:
         asked.append(reason)
         return PARAMETERIZED
 
     (out,) = check_findings([finding(BROKEN)], make_hunk(), FILE, None, repair)
     assert out.suggestion == PARAMETERIZED and out.fix.status == "repaired"
     assert asked and "still flags" in asked[0]
+
+
+def test_code_in_a_fence_after_a_sentence_is_taken_as_the_suggestion() -> None:
+    v = verdict("Use a parameter instead:\n\n```python\n" + PARAMETERIZED + "\n```")
+    assert v.passed and v.replacement.new == (PARAMETERIZED,)
 
 
 def test_a_suggestion_failing_twice_is_dropped_and_the_finding_stays() -> None:

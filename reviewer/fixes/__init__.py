@@ -23,7 +23,8 @@ from reviewer.prompting import load_template, repair_messages, repair_schema
 from reviewer.types import Finding, FixCheck, Hunk, Message
 
 REPAIR_TOKENS = 200  # a replacement of a few lines; measured answers are 20-80 tokens
-Repair = Callable[[Hunk, Finding, str, str], "str | None"]  # (hunk, finding, rejected, reason) -> new suggestion
+# (hunk, finding, rejected suggestion, why, the flagged code, whether the rejected one was code) -> a new suggestion
+Repair = Callable[[Hunk, Finding, str, str, str, bool], "str | None"]
 
 
 def check_findings(findings: Sequence[Finding], hunk: Hunk, source: Sequence[str] | None,
@@ -39,7 +40,9 @@ def check_findings(findings: Sequence[Finding], hunk: Hunk, source: Sequence[str
         verdict = check_suggestion(finding, window, hunk.language, cache)
         status = "checked"
         if not verdict.passed and repair is not None:
-            fixed = repair(hunk, finding, finding.suggestion, verdict.reason)
+            flagged = "\n".join(window.lines[n - window.first] for n in range(finding.line, finding.end_line + 1)
+                                if window.first <= n <= window.last)
+            fixed = repair(hunk, finding, finding.suggestion, verdict.reason, flagged, verdict.check != "prose")
             if fixed:
                 second = check_suggestion(replace(finding, suggestion=fixed), window, hunk.language, cache)
                 if second.passed:
@@ -64,8 +67,8 @@ def model_repair(backend: Backend, cache: ResultCache | None) -> Repair:
     """A `Repair` that asks `backend` (answers cached by prompt, like review answers)."""
     template = load_template("repair")
 
-    def ask(hunk: Hunk, finding: Finding, rejected: str, reason: str) -> str | None:
-        messages: list[Message] = repair_messages(hunk, finding, rejected, reason)
+    def ask(hunk: Hunk, finding: Finding, rejected: str, reason: str, flagged: str, was_code: bool) -> str | None:
+        messages: list[Message] = repair_messages(hunk, finding, rejected, reason, flagged, was_code)
         digest = "\0".join(f"{m['role']}\0{m['content']}" for m in messages)
         key = cache_key(backend.info.sha256, template.cache_tag, digest, str(REPAIR_TOKENS))
         completion = cache.get(key) if cache else None

@@ -12,6 +12,7 @@ those lines instead of doubling them.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -75,13 +76,23 @@ def reindent(suggestion: Sequence[str], original: Sequence[str]) -> tuple[str, .
     return tuple(pad + line if line.strip() else line for line in lines)
 
 
+_FENCED = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n(.*?)\n[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def unfenced(suggestion: str) -> str:
+    """The code of the first fenced block when the model wrapped its code in one (often after a
+    sentence of advice: "Use a parameter.\n\n```python\ncode\n```"), else the suggestion itself."""
+    m = _FENCED.search(suggestion)
+    return m.group(2) if m else suggestion
+
+
 def plan(finding: Finding, window: Window) -> Replacement | None:
     """Where `finding.suggestion` goes in `window`; None when its lines are not in the window."""
     start, end = finding.line, max(finding.end_line, finding.line)
     if not finding.suggestion or start < window.first or end > window.last:
         return None
     at = lambda n: window.lines[n - window.first]  # noqa: E731 - a one-line index helper
-    new = reindent(finding.suggestion.strip("\n").split("\n"), [at(start)])
+    new = reindent(unfenced(finding.suggestion).strip("\n").split("\n"), [at(start)])
     extra = len(new) - (end - start + 1)
     # the suggestion's last lines restate the lines after the range: take them in
     for k in range(extra, 0, -1):
@@ -131,4 +142,4 @@ def _shift(spec: str, by: int) -> str:
     return f"{sign}{int(start) + by}" + (f",{count}" if count else "")
 
 
-__all__ = ["Replacement", "Window", "applied", "normalized", "plan", "reindent", "unified_patch", "window_for"]
+__all__ = ["Replacement", "Window", "applied", "normalized", "plan", "reindent", "unfenced", "unified_patch", "window_for"]
