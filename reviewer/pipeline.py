@@ -20,6 +20,7 @@ from reviewer.cache import ResultCache, cache_key
 from reviewer.config import Config
 from reviewer.grounding import FileFacts, ground_analyzer_flows, ground_model_findings
 from reviewer.prompting import PromptTemplate, load_template, review_messages, review_schema
+from reviewer.relative import origin, shift_answer, shift_hints, shift_hunk
 from reviewer.trivial import behaviour_preserving
 from reviewer.types import Completion, Finding, Hunk, Message, ParsedDiff, Review, SkippedFile, Stats
 
@@ -78,6 +79,22 @@ def messages_digest(messages: list[Message]) -> str:
     return h.hexdigest()
 
 
+def result_key(hunk: Hunk, hints: tuple[Finding, ...], config: Config, template: PromptTemplate,
+               model_sha256: str) -> tuple[str, int]:
+    """The cache key of the prompt for `hunk` (as `fitting_prompt` shaped it), and the `delta`
+    its cached answer is moved by.
+
+    Keyed on what the model is shown (hunk, context, hints, template, model, max_tokens)
+    with the line numbers counted from the first line shown, not from the top of the file:
+    the same code reviewed by the editor and then, ten lines further down, by the commit
+    hook is one entry (reviewer/relative.py says why the model still sees real numbers).
+    Where the hunk came from (working tree, index, a commit) is not part of it either.
+    """
+    delta = origin(hunk) - 1
+    canonical = review_messages(shift_hunk(hunk, -delta), config.categories, template, shift_hints(hints, -delta))
+    return cache_key(model_sha256, template.cache_tag, messages_digest(canonical), str(config.max_tokens)), delta
+
+
 @dataclass(frozen=True)
 class _Ask:
     """A hunk whose answer is not in the cache: the prompt to send and where to store the answer."""
@@ -86,6 +103,7 @@ class _Ask:
     messages: list[Message]
     key: str
     hints: tuple[Finding, ...]
+    delta: int  # the hunk's first shown line - 1: answers are cached moved by -delta (reviewer/relative.py)
 
 
 def parallel_requests(backend: Backend) -> int:
@@ -128,11 +146,12 @@ def review_hunks(
             plan.append(HunkResult(hunk, (), skipped_reason="too large for the model's context window (raise --ctx)"))
             continue
         hunk, messages = prompt
-        # Keyed on the exact prompt: hunk, context, hints and template text all count.
-        key = cache_key(backend.info.sha256, template.cache_tag, messages_digest(messages), str(config.max_tokens))
+        key, delta = result_key(hunk, hunk_hints, config, template, backend.info.sha256)
         completion = cache.get(key) if cache else None
+        if completion is not None:
+            completion = replace(completion, text=shift_answer(completion.text, delta))
         plan.append(_result(hunk, completion, True, hunk_hints, facts) if completion is not None
-                    else _Ask(hunk, messages, key, hunk_hints))
+                    else _Ask(hunk, messages, key, hunk_hints, delta))
 
     asks = [step for step in plan if isinstance(step, _Ask)]
     if asks:
@@ -145,7 +164,7 @@ def review_hunks(
                 continue
             completion = next(answers)
             if cache:
-                cache.put(step.key, completion)
+                cache.put(step.key, replace(completion, text=shift_answer(completion.text, -step.delta)))
             yield _result(step.hunk, completion, False, step.hints, facts)
     finally:
         answers.close()
