@@ -18,12 +18,14 @@ from reviewer.answers import merge_duplicates, parse_findings
 from reviewer.backends import Backend
 from reviewer.cache import ResultCache, cache_key
 from reviewer.config import Config
+from reviewer.errors import NotAnswered
 from reviewer.grounding import FileFacts, ground_analyzer_flows, ground_model_findings
 from reviewer.prompting import PromptTemplate, load_template, review_messages, review_schema
 from reviewer.relative import origin, shift_answer, shift_hints, shift_hunk
 from reviewer.trivial import behaviour_preserving
 from reviewer.types import Completion, Finding, Hunk, Message, ParsedDiff, Review, SkippedFile, Stats
 
+NOT_REVIEWED = "not reviewed"  # the skipped_reason of hunks the model did not answer in time (NotAnswered)
 CHARS_PER_TOKEN = 3  # conservative for code; used only to keep prompts inside the context window
 
 
@@ -157,12 +159,20 @@ def review_hunks(
     if asks:
         progress.model_loading()
     answers = _answers(asks, backend, schema, config.max_tokens)
+    stopped: str | None = None  # why the model gave no more answers (a deadline, its process died)
     try:
         for step in plan:
             if isinstance(step, HunkResult):
                 yield step
                 continue
-            completion = next(answers)
+            if stopped is None:
+                try:
+                    completion = next(answers)
+                except NotAnswered as exc:
+                    stopped = f"{NOT_REVIEWED}: {exc}"
+            if stopped is not None:  # this hunk and every later ask: reported, not retried
+                yield HunkResult(step.hunk, (), skipped_reason=stopped)
+                continue
             if cache:
                 cache.put(step.key, replace(completion, text=shift_answer(completion.text, -step.delta)))
             yield _result(step.hunk, completion, False, step.hints, facts)

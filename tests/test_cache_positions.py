@@ -226,7 +226,8 @@ def test_a_real_commit_through_the_installed_hook_answers_from_the_editors_cache
     env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": str(tmp_path / "none"),
            "GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "T", "GIT_COMMITTER_EMAIL": "t@e",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    run = lambda *argv, **kw: subprocess.run(list(argv), cwd=repo, env=env, capture_output=True, text=True, **kw)  # noqa: E731
+    def run(*argv: str, **kw: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(list(argv), cwd=repo, env=env, capture_output=True, text=True, check=False, **kw)
     assert run(sys.executable, "-m", "reviewer", "hook", "install").returncode == 0
     (repo / "app.py").write_text(EDITED)
     (repo / "lib.py").write_text(LIB_EDITED)

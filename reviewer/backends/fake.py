@@ -3,13 +3,22 @@
 By default it "reviews" by pattern: added lines (`+ N | code` in the prompt) that
 match a few well-known smells get a finding. Tests can instead script answers with
 `FakeBackend(responses=[...])` or `FakeBackend(answer=callable)`.
+
+Faults for the tests of the hook's guard (reviewer/backends/isolated.py), set off by the code
+under review so one hunk of a change can fail while the others are answered: a prompt that
+contains `reviewer-fake: hang` never gets an answer (a hung model server), one with
+`reviewer-fake: segfault` kills its own process with SIGSEGV (llama.cpp crashing), and one with
+`reviewer-fake: exit` ends it with os._exit(3).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import signal
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -39,6 +48,16 @@ def pattern_answer(messages: list[Message]) -> dict[str, Any]:
     return {"change": "fake review", "analysis": f"{len(findings)} pattern match(es)", "findings": findings}
 
 
+def _fault(prompt: str) -> None:
+    """The faults the code under review asks for (see the module docstring)."""
+    if "reviewer-fake: hang" in prompt:
+        threading.Event().wait()
+    if "reviewer-fake: segfault" in prompt:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if "reviewer-fake: exit" in prompt:
+        os._exit(3)
+
+
 class FakeBackend:
     """Scripted stand-in for a model. Counts calls so tests can assert on cache hits."""
 
@@ -59,6 +78,7 @@ class FakeBackend:
     def complete(self, messages: list[Message], schema: dict[str, Any] | None, max_tokens: int) -> Completion:
         self.loaded = True
         self.calls.append(messages)
+        _fault(messages[-1]["content"])
         if self._responses is not None:
             reply = self._responses.pop(0) if self._responses else {"change": "", "analysis": "", "findings": []}
         else:
