@@ -143,7 +143,7 @@ def guarded_backend(config: Config, started: float) -> IsolatedBackend | None:
 
 def unreviewed_note(review: Review) -> str | None:
     """One line naming the hunks the model did not answer (hook_timeout, a crash), or None."""
-    from reviewer.pipeline import NOT_REVIEWED
+    from reviewer.types import NOT_REVIEWED
 
     left = [s for s in review.stats.skipped if s.reason.startswith(NOT_REVIEWED)]
     if not left:

@@ -23,9 +23,8 @@ from reviewer.grounding import FileFacts, ground_analyzer_flows, ground_model_fi
 from reviewer.prompting import PromptTemplate, load_template, review_messages, review_schema
 from reviewer.relative import origin, shift_answer, shift_hints, shift_hunk
 from reviewer.trivial import behaviour_preserving
-from reviewer.types import Completion, Finding, Hunk, Message, ParsedDiff, Review, SkippedFile, Stats
+from reviewer.types import NOT_REVIEWED, Completion, Finding, Hunk, Message, ParsedDiff, Review, SkippedFile, Stats
 
-NOT_REVIEWED = "not reviewed"  # the skipped_reason of hunks the model did not answer in time (NotAnswered)
 CHARS_PER_TOKEN = 3  # conservative for code; used only to keep prompts inside the context window
 
 

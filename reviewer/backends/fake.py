@@ -7,7 +7,7 @@ match a few well-known smells get a finding. Tests can instead script answers wi
 Faults for the tests of the hook's guard (reviewer/backends/isolated.py), set off by the code
 under review so one hunk of a change can fail while the others are answered: a prompt that
 contains `reviewer-fake: hang` never gets an answer (a hung model server), one with
-`reviewer-fake: segfault` kills its own process with SIGSEGV (llama.cpp crashing), and one with
+`reviewer-fake: segfault` gets SIGSEGV (its process dies) (llama.cpp crashing), and one with
 `reviewer-fake: exit` ends it with os._exit(3).
 """
 
@@ -53,7 +53,10 @@ def _fault(prompt: str) -> None:
     if "reviewer-fake: hang" in prompt:
         threading.Event().wait()
     if "reviewer-fake: segfault" in prompt:
-        os.kill(os.getpid(), signal.SIGSEGV)
+        # to this thread: a process-wide os.kill may land on another thread while this one
+        # goes on to send its answer before the process is torn down (seen: 2 runs in 5)
+        signal.pthread_kill(threading.get_ident(), signal.SIGSEGV)
+        threading.Event().wait()
     if "reviewer-fake: exit" in prompt:
         os._exit(3)
 
