@@ -138,3 +138,11 @@ def test_a_child_answers_like_the_backend_in_process(tmp_path):
     finally:
         backend.close()
     assert backend.started == 1 and completion == again and '"line": 3' in completion.text
+
+
+def test_hook_timeout_default_and_environment(tmp_path):
+    from reviewer.config import load_config
+
+    assert load_config(tmp_path, {}, {}).hook_timeout == 60.0
+    assert load_config(tmp_path, {"REVIEWER_HOOK_TIMEOUT": "7.5"}, {}).hook_timeout == 7.5
+    assert load_config(tmp_path, {"REVIEWER_HOOK_TIMEOUT": "7.5"}, {"hook_timeout": "0"}).hook_timeout == 0.0

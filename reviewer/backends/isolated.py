@@ -178,10 +178,15 @@ def _send(stream: BinaryIO, message: tuple[Any, ...]) -> None:
 
 def _serve() -> None:
     """The child: read the config, make the backend, answer requests (in parallel up to its max_parallel)."""
+    import resource
     from concurrent.futures import ThreadPoolExecutor
 
     from reviewer.backends import make_backend
 
+    # Ctrl-C reaches the whole process group: the hook's process handles it (and kills this one),
+    # so this one prints no traceback of its own. A crash leaves no core file in the repository.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever the engine prints goes to stderr, never into the answers
     sys.stdout = sys.stderr
