@@ -12,9 +12,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from conftest import git
 from helpers import make_finding, make_hunk
 
@@ -240,3 +242,26 @@ def test_a_real_commit_through_the_installed_hook_answers_from_the_editors_cache
     assert commit.returncode == 0, commit.stderr
     assert "app.py:36: high security: SQL built with string formatting" in commit.stderr
     assert "2 hunks reviewed (2 cached)" in commit.stderr
+
+
+@pytest.mark.model
+def test_real_model_editor_review_then_the_hook_answers_from_the_cache(make_repo, model_cache):
+    """The real model, one hunk: `git diff | reviewer review --diff -`, `git add`, `reviewer hook run`
+    (default hook-timeout: the guarded path) answers from the cache with the same findings."""
+    repo = make_repo({"app.py": HEAD})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REVIEWER_", "GIT_"))}
+    env.update({"REVIEWER_CACHE_DIR": str(model_cache), "REVIEWER_ANALYZERS": "false"})
+    (repo / "app.py").write_text(EDITED)
+    diff = subprocess.run(["git", "diff"], cwd=repo, check=True, capture_output=True, text=True).stdout
+    editor = subprocess.run([sys.executable, "-m", "reviewer", "review", "--diff", "-", "--format", "json"], cwd=repo,
+                            env=env, input=diff, capture_output=True, text=True, timeout=600, check=False)
+    assert editor.returncode in (0, 1), editor.stderr
+    git(repo, "add", "-A")
+    started = time.monotonic()
+    hook = subprocess.run([sys.executable, "-m", "reviewer", "hook", "run", "--format", "json"], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    seconds = time.monotonic() - started
+    before, after = json.loads(editor.stdout), json.loads(hook.stdout)
+    assert before["stats"]["cached"] == 0 and after["stats"]["cached"] == after["stats"]["hunks"] == 1
+    assert after["findings"] == before["findings"]
+    assert seconds < 10  # no model load: a cached run is ~0.2 s (bench/hook_cache.py)
