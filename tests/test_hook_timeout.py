@@ -146,3 +146,20 @@ def test_hook_timeout_default_and_environment(tmp_path):
     assert load_config(tmp_path, {}, {}).hook_timeout == 60.0
     assert load_config(tmp_path, {"REVIEWER_HOOK_TIMEOUT": "7.5"}, {}).hook_timeout == 7.5
     assert load_config(tmp_path, {"REVIEWER_HOOK_TIMEOUT": "7.5"}, {"hook_timeout": "0"}).hook_timeout == 0.0
+
+
+def test_a_model_server_that_never_answers_is_cut_at_the_timeout(repo, env):
+    """The openai backend against a server that reads the request and says nothing: before, its
+    timeout and retries could hold the commit ~3 x 120 s; now the hook's deadline ends it."""
+    from test_faults import RawServer, never_answers
+
+    server = RawServer(never_answers)
+    try:
+        stage_change(repo, "nothing")
+        done, seconds = run(repo, env, sys.executable, "-m", "reviewer", "hook", "run", "--backend", "openai",
+                            "--base-url", server.url, "--server-timeout", "120", "--hook-timeout", "3")
+    finally:
+        server.close()
+    assert done.returncode == 0 and done.stdout == ""
+    assert "the hook-timeout of 3 s passed: 0 of 2 hunks reviewed; not reviewed: app.py:1, lib.py:1" in done.stderr
+    assert server.connections >= 1 and seconds < 3 + 15
