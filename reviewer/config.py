@@ -117,6 +117,12 @@ class Config:
     cache_dir: Path | None = None
     quiet: bool = False
     hook_policy: str = "fail-open"  # model cannot run in a hook: fail-open (warn, exit 0) | fail-closed (exit 2)
+    # Seconds a commit hook gives the model (docs/pre-commit.md): it runs in a child process
+    # (reviewer/backends/isolated.py), so a hung server or a native crash is contained too; past
+    # it the hunks answered are reported, the rest listed unreviewed, and hook_policy decides.
+    # 60: about 3 cold hunks of the 1.5B model on a 2-core CPU (~20 s each, docs/speed.md), and
+    # nothing once the editor has filled the cache. 0 = no limit, the model in the hook's process.
+    hook_timeout: float = 60.0
     secrets: str = "warn"  # likely secrets in code sent to a remote model server: warn | redact | block | ignore
     # Also write and run tests of the changed functions (reviewer.testgen.evidence): minutes, not
     # seconds, so `reviewer review`, `eval` and `ci` honour it and the commit hook does not.
@@ -191,6 +197,7 @@ _CONVERTERS: dict[str, Any] = {
     "cache_dir": lambda v: Path(str(v)).expanduser(),
     "quiet": to_bool,
     "hook_policy": lambda v: choice(v, ("fail-open", "fail-closed")),
+    "hook_timeout": lambda v: seconds(v, "hook_timeout"),
     "secrets": lambda v: choice(v, SECRETS_POLICIES),
     "run_tests": to_bool,
     "baseline": to_bool,

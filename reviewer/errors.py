@@ -15,3 +15,11 @@ class ModelUnavailable(ReviewerError):
     A git hook decides by `hook_policy` whether this blocks the commit; everywhere else it is
     reported like any other ReviewerError (exit 2).
     """
+
+
+class NotAnswered(ModelUnavailable):
+    """The model stopped answering part way: a deadline passed (`hook-timeout`) or its process died.
+
+    The pipeline keeps the answers that came before and reports the remaining hunks as not
+    reviewed (`HunkResult.skipped_reason` starting with `NOT_REVIEWED`), instead of failing the run.
+    """

@@ -20,11 +20,15 @@ from reviewer.backends import Backend
 from reviewer.cache import ResultCache, cache_key
 from reviewer.config import Config
 from reviewer.dataflow.tables import SOURCE_CHAINS, SOURCE_NAMES
+from reviewer.errors import NotAnswered
 from reviewer.fixes import check_findings, model_repair
 from reviewer.grounding import FileFacts, ground_analyzer_flows, ground_model_findings
 from reviewer.prompting import PromptTemplate, hunk_instructions, load_template, review_messages, review_schema
+from reviewer.relative import origin, shift_answer, shift_hints, shift_hunk
 from reviewer.trivial import behaviour_preserving
-from reviewer.types import Completion, Finding, Hunk, HunkNote, Message, ParsedDiff, Review, SkippedFile, Stats
+from reviewer.types import (
+    NOT_REVIEWED, Completion, Finding, Hunk, HunkNote, Message, ParsedDiff, Review, SkippedFile, Stats,
+)
 
 CHARS_PER_TOKEN = 3  # conservative for code; used only to keep prompts inside the context window
 UNCHANGED = "unchanged since the last reviewed commit and not in the result cache"
@@ -87,6 +91,22 @@ def messages_digest(messages: list[Message]) -> str:
     return h.hexdigest()
 
 
+def result_key(hunk: Hunk, hints: tuple[Finding, ...], config: Config, template: PromptTemplate,
+               model_sha256: str) -> tuple[str, int]:
+    """The cache key of the prompt for `hunk` (as `fitting_prompt` shaped it), and the `delta`
+    its cached answer is moved by.
+
+    Keyed on what the model is shown (hunk, context, hints, template, model, max_tokens)
+    with the line numbers counted from the first line shown, not from the top of the file:
+    the same code reviewed by the editor and then, ten lines further down, by the commit
+    hook is one entry (reviewer/relative.py says why the model still sees real numbers).
+    Where the hunk came from (working tree, index, a commit) is not part of it either.
+    """
+    delta = origin(hunk) - 1
+    canonical = review_messages(shift_hunk(hunk, -delta), config.categories, template, shift_hints(hints, -delta))
+    return cache_key(model_sha256, template.cache_tag, messages_digest(canonical), str(config.max_tokens)), delta
+
+
 @dataclass(frozen=True)
 class _Ask:
     """A hunk whose answer is not in the cache: the prompt to send and where to store the answer."""
@@ -95,6 +115,7 @@ class _Ask:
     messages: list[Message]
     key: str
     hints: tuple[Finding, ...]
+    delta: int  # the hunk's first shown line - 1: answers are cached moved by -delta (reviewer/relative.py)
 
     @property
     def priority(self) -> tuple[int, int]:
@@ -149,15 +170,15 @@ def review_hunks(
             plan.append(HunkResult(hunk, (), skipped_reason="too large for the model's context window (raise --ctx)"))
             continue
         hunk, messages = prompt
-        # Keyed on the exact prompt: hunk, context, hints and template text all count.
-        key = cache_key(backend.info.sha256, template.cache_tag, messages_digest(messages), str(config.max_tokens))
+        key, delta = result_key(hunk, hunk_hints, config, template, backend.info.sha256)
         completion = cache.get(key) if cache else None
         if completion is not None:
+            completion = replace(completion, text=shift_answer(completion.text, delta))
             plan.append(_result(hunk, completion, True, hunk_hints, facts, fixes))
         elif ask_only is not None and not ask_only(hunk):
             plan.append(HunkResult(hunk, (), skipped_reason=UNCHANGED, unchanged=True))
         else:
-            plan.append(_Ask(hunk, messages, key, hunk_hints))
+            plan.append(_Ask(hunk, messages, key, hunk_hints, delta))
 
     asks = [step for step in plan if isinstance(step, _Ask)]
     if asks:
@@ -166,14 +187,22 @@ def review_hunks(
         yield from _within_budget(plan, asks, backend, schema, config, cache, facts, fixes)
         return
     answers = _answers(asks, backend, schema, config.max_tokens)
+    stopped: str | None = None  # why the model gave no more answers (a deadline, its process died)
     try:
         for step in plan:
             if isinstance(step, HunkResult):
                 yield step
                 continue
-            completion = next(answers)
+            if stopped is None:
+                try:
+                    completion = next(answers)
+                except NotAnswered as exc:
+                    stopped = f"{NOT_REVIEWED}: {exc}"
+            if stopped is not None:  # this hunk and every later ask: reported, not retried
+                yield HunkResult(step.hunk, (), skipped_reason=stopped)
+                continue
             if cache:
-                cache.put(step.key, completion)
+                cache.put(step.key, replace(completion, text=shift_answer(completion.text, -step.delta)))
             yield _result(step.hunk, completion, False, step.hints, facts, fixes)
     finally:
         answers.close()
@@ -196,7 +225,7 @@ def _within_budget(plan: list[HunkResult | _Ask], asks: list[_Ask], backend: Bac
                 break
             done[id(ask)] = next(answers)
             if cache:
-                cache.put(ask.key, done[id(ask)])
+                cache.put(ask.key, replace(done[id(ask)], text=shift_answer(done[id(ask)].text, -ask.delta)))
     finally:
         answers.close()
     spent = f"time budget of {config.time_budget:g} s spent" if len(done) < len(allowed) else \

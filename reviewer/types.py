@@ -105,6 +105,11 @@ class Hunk:
         return h.hexdigest()
 
 
+# The reason of a hunk the model did not answer in time, or whose model process died
+# (reviewer/backends/isolated.py): "not reviewed: <why>". The hook lists these; the reports count them.
+NOT_REVIEWED = "not reviewed"
+
+
 @dataclass(frozen=True)
 class SkippedFile:
     """A file in the diff that was not reviewed, and why (binary, deleted, lock file, ...)."""

@@ -183,6 +183,7 @@ OFF_BY_ONE = (re.compile(r"range\(len\(\w+\) - 1\)"), "bug", "high", "Off-by-one
 def hook_repo(make_repo: Callable[[dict[str, str]], Path], monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("REVIEWER_BACKEND", "fake")
     monkeypatch.setattr(fake, "RULES", (*fake.RULES, OFF_BY_ONE))  # a model-only bug claim the analyzers do not back
+    monkeypatch.setenv("REVIEWER_HOOK_TIMEOUT", "0")  # the model in this process, where RULES is patched
     return make_repo({"README.md": "demo\n"})
 
 

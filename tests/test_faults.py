@@ -344,8 +344,10 @@ def test_review_reports_the_fault_in_one_line_and_writes_nothing(
 @pytest.mark.parametrize("fault", ALL_FAULTS, indirect=True)
 def test_hook_follows_its_policy(fault: Fault, policy: str, diff_file: Path, sleeps: list[float],
                                  capfd: pytest.CaptureFixture[str]) -> None:
+    # --hook-timeout 0: the model in the hook's own process, where the faults above are staged
+    # (monkeypatched llama_cpp, recorded sleeps); the child process is test_hook_in_a_child_...
     code, out, err = run_cli(capfd, "hook", "run", "--diff", str(diff_file), "--no-cache", "--no-analyzers",
-                             "--hook-policy", policy, *fault.argv)
+                             "--hook-policy", policy, "--hook-timeout", "0", *fault.argv)
     assert out == ""
     assert err.count("\n") == 1 and "Traceback" not in err and "internal error" not in err, err
     assert fault.what in err and fault.fix in err
@@ -359,6 +361,18 @@ def test_hook_follows_its_policy(fault: Fault, policy: str, diff_file: Path, sle
     _check_retries(fault, sleeps)
 
 
+@pytest.mark.parametrize("fault", ["missing-path", "truncated-gguf", "garbage-200", "400-not-retried"], indirect=True)
+def test_hook_in_a_child_process_reports_faults_in_the_same_line(fault: Fault, diff_file: Path, sleeps: list[float],
+                                                                  capfd: pytest.CaptureFixture[str]) -> None:
+    """The default hook runs the model in a child process (reviewer/backends/isolated.py):
+    the faults that need no patching of this process come back worded as in process."""
+    code, out, err = run_cli(capfd, "hook", "run", "--diff", str(diff_file), "--no-cache", "--no-analyzers",
+                             *fault.argv)
+    assert (code, out) == (0, "")
+    assert err.count("\n") == 1 and "Traceback" not in err and fault.what in err and fault.fix in err, err
+    assert err.startswith("reviewer: warning: not reviewed, the model could not run: ")
+
+
 def test_hook_on_staged_changes_fails_open_when_the_server_is_down(
         make_repo: Callable[[dict[str, str]], Path], monkeypatch: pytest.MonkeyPatch, sleeps: list[float],
         capfd: pytest.CaptureFixture[str]) -> None:
@@ -366,14 +380,15 @@ def test_hook_on_staged_changes_fails_open_when_the_server_is_down(
     repo = make_repo({"app.py": "def ping():\n    return 'pong'\n"})
     (repo / "app.py").write_text("def ping():\n    return eval('pong')\n")
     subprocess.run(["git", "add", "app.py"], cwd=repo, check=True)
-    (repo / ".reviewer.toml").write_text('backend = "openai"\nbase-url = "http://127.0.0.1:9/v1"\n')
+    # hook-timeout 0: the model in this process, so the backoff sleeps are recorded, not slept
+    (repo / ".reviewer.toml").write_text('backend = "openai"\nbase-url = "http://127.0.0.1:9/v1"\nhook-timeout = 0\n')
     monkeypatch.chdir(repo)
     code, out, err = run_cli(capfd, "hook", "run", "--no-cache")
     assert (code, out) == (0, "")
     assert err.startswith("reviewer: warning: not reviewed") and "cannot reach model server" in err
     assert err.count("\n") == 1 and sleeps == [0.5, 1.0]
     (repo / ".reviewer.toml").write_text('backend = "openai"\nbase-url = "http://127.0.0.1:9/v1"\n'
-                                         'hook-policy = "fail-closed"\n')
+                                         'hook-policy = "fail-closed"\nhook-timeout = 0\n')
     code, out, err = run_cli(capfd, "hook", "run", "--no-cache")
     assert (code, out) == (2, "") and err.rstrip().endswith("(hook_policy is fail-closed)")
 

@@ -21,7 +21,6 @@ import yaml
 from conftest import ROOT, git
 
 from reviewer import hook
-from reviewer.backends.fake import FakeBackend
 from reviewer.commands import hook as hook_command
 from reviewer.errors import ReviewerError
 
@@ -163,20 +162,24 @@ def test_full_formats_still_available(repo, capsys):
 
 
 def test_second_run_answers_from_the_cache_without_loading_the_model(repo, capsys, monkeypatch):
-    made: list[FakeBackend] = []
+    """The model runs in a child process (reviewer/backends/isolated.py): the first run starts
+    one and asks it for both hunks; the retried commit starts none."""
+    from reviewer.backends.isolated import IsolatedBackend
 
-    def make_backend(config):
-        made.append(FakeBackend())
-        return made[-1]
+    started: list[IsolatedBackend] = []
+    real_start = IsolatedBackend._start
 
-    monkeypatch.setattr("reviewer.backends.make_backend", make_backend)
+    def start(self):
+        started.append(self)
+        return real_start(self)
+
+    monkeypatch.setattr(IsolatedBackend, "_start", start)
     stage(repo, "app.py", SQL)
     stage(repo, "lib/util.py", CLEAN)
     first = run_hook(repo, capsys)
+    assert len(started) == 1 and started[0]._next_id == 2  # two requests, one process
     second = run_hook(repo, capsys)  # a retried `git commit` on the same staged diff
-    assert len(made) == 2
-    assert len(made[0].calls) == 2 and made[0].loaded
-    assert made[1].calls == [] and not made[1].loaded
+    assert len(started) == 1
     assert first[0] == second[0] == 1
     assert first[1].splitlines()[0] == second[1].splitlines()[0] == FINDING
     assert "(2 cached)" in second[1]

@@ -3,13 +3,22 @@
 By default it "reviews" by pattern: added lines (`+ N | code` in the prompt) that
 match a few well-known smells get a finding. Tests can instead script answers with
 `FakeBackend(responses=[...])` or `FakeBackend(answer=callable)`.
+
+Faults for the tests of the hook's guard (reviewer/backends/isolated.py), set off by the code
+under review so one hunk of a change can fail while the others are answered: a prompt that
+contains `reviewer-fake: hang` never gets an answer (a hung model server), one with
+`reviewer-fake: segfault` gets SIGSEGV (its process dies) (llama.cpp crashing), and one with
+`reviewer-fake: exit` ends it with os._exit(3).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import signal
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -37,6 +46,19 @@ def pattern_answer(messages: list[Message]) -> dict[str, Any]:
                 findings.append({"line": int(number), "category": category, "severity": severity,
                                  "title": title, "message": message, "suggestion": ""})
     return {"change": "fake review", "analysis": f"{len(findings)} pattern match(es)", "findings": findings}
+
+
+def _fault(prompt: str) -> None:
+    """The faults the code under review asks for (see the module docstring)."""
+    if "reviewer-fake: hang" in prompt:
+        threading.Event().wait()
+    if "reviewer-fake: segfault" in prompt:
+        # to this thread: a process-wide os.kill may land on another thread while this one
+        # goes on to send its answer before the process is torn down (seen: 2 runs in 5)
+        signal.pthread_kill(threading.get_ident(), signal.SIGSEGV)
+        threading.Event().wait()
+    if "reviewer-fake: exit" in prompt:
+        os._exit(3)
 
 
 class FakeBackend:
@@ -69,6 +91,7 @@ class FakeBackend:
             text = reply if isinstance(reply, str) else json.dumps(reply)
             return Completion(text, sum(len(m["content"].split()) for m in messages), len(text.split()), None)
         self.calls.append(messages)
+        _fault(messages[-1]["content"])
         if self._responses is not None:
             reply = self._responses.pop(0) if self._responses else {"change": "", "analysis": "", "findings": []}
         else:

@@ -44,7 +44,11 @@ def add_parser(subparsers: Any) -> None:
                             "else the ref lines git gives a pre-push hook on stdin")
     run_p.add_argument("--remote", metavar="NAME", help="the remote pushed to (plain pre-push hooks pass it)")
     run_p.add_argument("--hook-policy", choices=("fail-open", "fail-closed"),
-                       help="when the model cannot run: warn and pass (fail-open, default) or exit 2")
+                       help="when the model cannot run, or did not answer every hunk in --hook-timeout: "
+                       "warn and pass (fail-open, default) or exit 2")
+    run_p.add_argument("--hook-timeout", metavar="SECONDS",  # checked by the config: one line, not a usage dump
+                       help="seconds the model may take (default 60; 0 = no limit): past it the hunks answered "
+                       "so far are reported, the rest listed as not reviewed, and --hook-policy decides")
     add_review_args(run_p)
     run_p.set_defaults(format="concise")  # --format text|json still picks the full report
     set_help(run_p, "format", "a full report format instead of the default: one line per finding, like a linter")
@@ -78,37 +82,51 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
 
 def run_hook(args: argparse.Namespace, cwd: Path, env: Mapping[str, str] | None = None,
              stdin: BinaryIO | None = None) -> int:
-    """`reviewer hook run`: review, print findings concisely, exit like a linter."""
-    from reviewer.fsutil import atomic_write_text
-    from reviewer.hook import combine, hook_sources, provision_model
+    """`reviewer hook run`: review, print findings concisely, exit like a linter.
+
+    The model runs in a child process under `hook_timeout` (reviewer/hook.py `guarded_backend`);
+    hunks it did not answer are listed and `hook_policy` decides, as when it cannot run at all.
+    """
+    import time
+
+    from reviewer.hook import combine, guarded_backend, hook_sources, provision_model, unreviewed_note
     from reviewer.options import load_config, terminal_progress, wants_color
-    from reviewer.session import ReviewSession
+    from reviewer.session import ReviewSession, parse_source
     from reviewer.sinks import get_renderer
 
+    started = time.monotonic()  # the timeout counts from here: parsing and analyzers are part of the wait
     env = os.environ if env is None else env
     stdin = stdin if stdin is not None else sys.stdin.buffer
-    config = load_config(args, cwd, env, hook_policy=getattr(args, "hook_policy", None))
+    config = load_config(args, cwd, env, hook_policy=getattr(args, "hook_policy", None),
+                         hook_timeout=getattr(args, "hook_timeout", None))
     sources = hook_sources(args, cwd, env, stdin)
-    with ReviewSession(config) as session:
-        parsed = combine([session.parse(s, cwd, stdin, allow_empty=True) for s in sources])
-        if not parsed.hunks:
-            return 0  # nothing reviewable (empty commit, only binary/lock/excluded files): pass silently
+    parsed = combine([parse_source(s, cwd, config, stdin, allow_empty=True) for s in sources])
+    if not parsed.hunks:
+        return 0  # nothing reviewable (empty commit, only binary/lock/excluded files): pass silently
+    backend = None
+    try:
         try:
-            try:
-                provision_model(config)
-            except ReviewerError as exc:
-                raise ModelUnavailable(str(exc)) from exc
+            provision_model(config)
+            backend = guarded_backend(config, started)
+        except ReviewerError as exc:
+            raise ModelUnavailable(str(exc)) from exc
+        with ReviewSession(config, backend=backend) as session:
             review = session.review(parsed, terminal_progress(config))  # a plain git hook in a terminal
-        except ModelUnavailable as exc:
-            if config.hook_policy == "fail-closed":
-                print(f"reviewer: error: {exc} (hook_policy is fail-closed)", file=sys.stderr)
-                return 2
-            print(f"reviewer: warning: not reviewed, the model could not run: {exc} "
-                  "(hook_policy is fail-open; set it to fail-closed to block instead)", file=sys.stderr)
-            return 0
+    except ModelUnavailable as exc:
+        if config.hook_policy == "fail-closed":
+            print(f"reviewer: error: {exc} (hook_policy is fail-closed)", file=sys.stderr)
+            return 2
+        print(f"reviewer: warning: not reviewed, the model could not run: {exc} "
+              "(hook_policy is fail-open; set it to fail-closed to block instead)", file=sys.stderr)
+        return 0
+    finally:
+        if backend is not None:
+            backend.close()
 
     report = get_renderer(args.format)(review, wants_color(args, env), config.fail_on)
     if args.output:
+        from reviewer.fsutil import atomic_write_text
+
         try:
             atomic_write_text(Path(args.output), report)
         except OSError as exc:
@@ -116,4 +134,11 @@ def run_hook(args: argparse.Namespace, cwd: Path, env: Mapping[str, str] | None 
     elif report:
         sys.stdout.write(report)
         sys.stdout.flush()
+    note = unreviewed_note(review)
+    if note is not None:  # what was reviewed is reported above; the rest is the policy's
+        if config.hook_policy == "fail-closed":
+            print(f"reviewer: error: {note} (hook_policy is fail-closed)", file=sys.stderr)
+            return 2
+        print(f"reviewer: warning: {note} (hook_policy is fail-open: the commit goes on; "
+              "review the rest with `reviewer review --staged`)", file=sys.stderr)
     return session.exit_status(review.findings)

@@ -17,6 +17,7 @@ from dataclasses import replace
 from reviewer.answers import parse_repair
 from reviewer.backends import Backend
 from reviewer.cache import ResultCache, cache_key
+from reviewer.errors import NotAnswered
 from reviewer.fixes.apply import window_for
 from reviewer.fixes.checks import Verdict, check_suggestion
 from reviewer.prompting import load_template, repair_messages, repair_schema
@@ -73,7 +74,10 @@ def model_repair(backend: Backend, cache: ResultCache | None) -> Repair:
         key = cache_key(backend.info.sha256, template.cache_tag, digest, str(REPAIR_TOKENS))
         completion = cache.get(key) if cache else None
         if completion is None:
-            completion = backend.complete(messages, repair_schema(), REPAIR_TOKENS)
+            try:
+                completion = backend.complete(messages, repair_schema(), REPAIR_TOKENS)
+            except NotAnswered:  # the hook's deadline passed or its model process died: no second chance
+                return None
             if cache:
                 cache.put(key, completion)
         return parse_repair(completion.text)

@@ -6,7 +6,7 @@ clean commit prints nothing.
 
 from __future__ import annotations
 
-from reviewer.types import Review, Severity
+from reviewer.types import NOT_REVIEWED, Review, Severity
 
 
 def render(review: Review, color: bool = False, fail_on: Severity | None = None) -> str:
@@ -30,7 +30,9 @@ def render(review: Review, color: bool = False, fail_on: Severity | None = None)
         summary += f"; {at_bar} at or above fail-on {fail_on.value}"
         if advisory := sum(f.advisory for f in findings):  # reviewer/blocking.py
             summary += f" ({advisory} advisory, not blocking)"
-    summary += f" · {stats.hunks} hunk{'s' if stats.hunks != 1 else ''} reviewed"
+    unanswered = sum(s.reason.startswith(NOT_REVIEWED) for s in stats.skipped)  # past hook-timeout, a crash
+    shown = f"{stats.hunks - unanswered} of {stats.hunks}" if unanswered else str(stats.hunks)
+    summary += f" · {shown} hunk{'s' if stats.hunks != 1 else ''} reviewed"
     if stats.cached:
         summary += f" ({stats.cached} cached)"
     return "\n".join(lines) + "\n" + summary + "".join(f"; {h}" for h in hidden) + "\n"
