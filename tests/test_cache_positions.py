@@ -64,7 +64,7 @@ def test_hits_move_back_both_ways_and_keep_every_field(tmp_path, config):
     run_review(ParsedDiff((make_hunk(start=210),)), FakeBackend(responses=[answer]), config, cache)
     up = run_review(ParsedDiff((make_hunk(start=3),)), FakeBackend(responses=[]), config, cache)
     (f,) = up.findings
-    assert (f.line, f.end_line, f.title, f.suggestion) == (4, 4, "t", "x = 2") and up.stats.cached == 1
+    assert (f.line, f.end_line, f.title, f.suggestion) == (4, 4, "t", "    x = 2") and up.stats.cached == 1  # re-indented by the checks (reviewer/fixes/)
 
 
 def test_lines_outside_the_hunk_stay_outside_after_the_move(tmp_path, config):
