@@ -235,3 +235,31 @@ async def test_the_review_made_in_the_editor_answers_the_staged_review_from_the_
                           env={**os.environ, "PYTHONPATH": str(ROOT), **env(tmp_path), "REVIEWER_BACKEND": "fake"})
     stats = json.loads(proc.stdout)["stats"]
     assert (stats["hunks"], stats["cached"]) == (1, 1), proc.stderr
+
+
+async def test_editor_then_git_commit_the_real_hook_answers_from_the_cache(repo: Path, tmp_path: Path) -> None:
+    """Save in the editor, `git add`, `git commit` with `reviewer hook install`'s hook: the hook's review
+    (the model in its child process) finds every hunk in the cache the editor filled."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT, git
+
+    async with lsp_client(env(tmp_path), repo) as client:
+        uri = open_file(client, repo / "app.py")
+        assert len(await fresh_diagnostics(client, uri)) == 1
+    run_env = {**os.environ, "PYTHONPATH": str(ROOT), **env(tmp_path), "REVIEWER_BACKEND": "fake",
+               "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    install = subprocess.run([sys.executable, "-m", "reviewer", "hook", "install"], cwd=repo, env=run_env,
+                             capture_output=True, text=True, check=False)
+    assert install.returncode == 0, install.stderr
+    git(repo, "add", "app.py")
+    started = time.perf_counter()
+    commit = subprocess.run(["git", "-c", "user.name=T", "-c", "user.email=t@e.x", "commit", "-m", "change"], cwd=repo,
+                            env=run_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    seconds = time.perf_counter() - started
+    assert commit.returncode != 0, commit.stdout  # the editor's finding blocks the commit ...
+    assert "1 hunk (1 cached)" in commit.stdout or "(1 cached)" in commit.stdout, commit.stdout  # ... from the cache
+    print(f"git commit answered from the editor's cache in {seconds:.2f} s")
