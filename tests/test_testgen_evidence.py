@@ -208,3 +208,22 @@ def test_tests_that_pass_on_both_versions_are_no_evidence() -> None:
     f = changed("f", 1, 5)
     (out,) = ground_by_tests([claim(3)], result(outcome(f, "t", "passed", "passed"), outcome(f, "u", "passed", None)))
     assert out.severity is Severity.HIGH
+
+
+@pytest.mark.parametrize(("suggestion", "kept"), [
+    ("    return max(lo, min(x, hi - 1))", True),  # keeps clamp(5, 0, 10) == 5
+    ("    return max(lo, min(x, hi)) + 1", False),  # breaks test_inside, which passes before and after the change
+])
+def test_a_suggestion_that_breaks_a_test_both_versions_pass_is_dropped(
+        suggestion: str, kept: bool, repo: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    review = {**REVIEW, "findings": [{**REVIEW["findings"][0], "suggestion": suggestion}]}
+    answer = lambda messages: review if "pytest" not in messages[0]["content"] else scripted(messages)  # noqa: E731
+    monkeypatch.setattr(backends, "make_backend", lambda config: FakeBackend(answer=answer))
+    cli.main([*ARGS, "--run-tests", "--fail-on", "never"])
+    (f,) = [f for f in json.loads(capsys.readouterr().out)["findings"] if f["title"] == "Off-by-one in clamp"]
+    if kept:
+        assert f["suggestion"] == suggestion and f["suggestion_check"]["status"] == "checked"
+    else:
+        assert f["suggestion"] is None and f["suggestion_check"]["check"] == "tests"
+        assert "`test_inside`" in f["suggestion_check"]["reason"]

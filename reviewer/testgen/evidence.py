@@ -28,6 +28,7 @@ from reviewer.cache import ResultCache
 from reviewer.config import Config
 from reviewer.grounding import demoted, is_alarm_claim
 from reviewer.pipeline import keep_finding
+from reviewer.testgen.fixcheck import check_with_tests
 from reviewer.testgen.origin import tests_python
 from reviewer.testgen.sandbox import TreeSpec
 from reviewer.testgen.suggestions import Options, Suggestion, TestgenResult, TestgenSession
@@ -94,6 +95,8 @@ def review_with_tests(review: Review, parsed: ParsedDiff, tree: TreeSpec, backen
     options = Options(python=tests_python(None, config, tree.root), unsafe_no_sandbox=config.unsafe_no_sandbox)
     with TestgenSession(tree, options) as session:
         result = session.run(parsed, backend, config, cache, report=report)
+        # suggested fixes must keep what their function's tests agree on (reviewer/testgen/fixcheck.py)
+        review = replace(review, findings=check_with_tests(review.findings, session, result))
     skipped = (*review.stats.skipped, *(SkippedFile(target, f"no tests: {why}") for target, why in result.stats.skipped))
     stats = replace(review.stats, skipped=skipped, prompt_tokens=review.stats.prompt_tokens + result.stats.prompt_tokens,
                     completion_tokens=review.stats.completion_tokens + result.stats.completion_tokens,

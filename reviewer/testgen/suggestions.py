@@ -98,6 +98,22 @@ class TestgenSession:
             if old:
                 write_files(self.tree, {f.path: "\n".join(f.new) + "\n" for f in self._files if f.old is not None})
 
+    def new_source(self, path: str) -> tuple[str, ...] | None:
+        """The new version of a changed file, as the tests ran against it."""
+        return next((f.new for f in self._files if f.path == path), None)
+
+    def pytest_with(self, path: str, text: str, tests: Mapping[str, str]) -> RunResult:
+        """Run the test files `tests` (path -> code) with `path` replaced by `text` in the new tree; both put back."""
+        assert self.tree is not None
+        before = self.new_source(path)
+        write_files(self.tree, {path: text, **tests})
+        try:
+            return self.pytest(sorted(tests), tests=len(tests))
+        finally:
+            write_files(self.tree, {path: "\n".join(before) + "\n"} if before is not None else {})
+            for name in tests:
+                (self.tree / name).unlink(missing_ok=True)
+
     def check_file(self, path: str, text: str) -> dict[str, TestRecord]:
         """Run one whole test file placed at `path` in the new tree; records by test name."""
         assert self.tree is not None
