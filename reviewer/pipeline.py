@@ -137,34 +137,62 @@ def review_hunks(
     asks = [step for step in plan if isinstance(step, _Ask)]
     if asks:
         progress.model_loading()
-    answers = _answers(asks, backend, schema, config.max_tokens)
+    answers = _answers(asks, backend, schema, config.max_tokens, cache)
     try:
         for step in plan:
             if isinstance(step, HunkResult):
                 yield step
                 continue
-            completion = next(answers)
-            if cache:
-                cache.put(step.key, completion)
-            yield _result(step.hunk, completion, False, step.hints, facts)
+            yield _result(step.hunk, next(answers), False, step.hints, facts)
     finally:
         answers.close()
 
 
-def _answers(asks: list[_Ask], backend: Backend, schema: dict[str, object], max_tokens: int) -> Iterator[Completion]:
-    """The model's answers to `asks`, in order; concurrent where the backend allows it."""
+def _answers(asks: list[_Ask], backend: Backend, schema: dict[str, object], max_tokens: int,
+             cache: ResultCache | None) -> Iterator[Completion]:
+    """The model's answers to `asks`, in order, each cached as soon as it is there; decoded
+    together where the backend can (`complete_batch`, the in-process model), concurrent
+    where it takes several requests (a server)."""
+    batch = getattr(backend, "complete_batch", None)
+    if batch is not None and len(asks) > 1:
+        yield from _in_order(batch([ask.messages for ask in asks], schema, max_tokens), asks, cache)
+        return
     workers = min(parallel_requests(backend), len(asks))
     if workers <= 1:
         for ask in asks:
-            yield backend.complete(ask.messages, schema, max_tokens)
+            yield _cached(backend.complete(ask.messages, schema, max_tokens), ask, cache)
         return
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reviewer-request")
     try:
         futures = [pool.submit(backend.complete, ask.messages, schema, max_tokens) for ask in asks]
-        for future in futures:
-            yield future.result()
+        for ask, future in zip(asks, futures):
+            yield _cached(future.result(), ask, cache)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # a failure or an early stop sends nothing more
+
+
+def _cached(completion: Completion, ask: _Ask, cache: ResultCache | None) -> Completion:
+    if cache:
+        cache.put(ask.key, completion)
+    return completion
+
+
+def _in_order(finished: Iterator[tuple[int, Completion]], asks: list[_Ask],
+              cache: ResultCache | None) -> Iterator[Completion]:
+    """Answers that finish in any order, cached as they come (an interrupted review keeps
+    them), yielded in the order of `asks`."""
+    ready: dict[int, Completion] = {}
+    nxt = 0
+    try:
+        for index, completion in finished:
+            ready[index] = _cached(completion, asks[index], cache)
+            while nxt in ready:
+                yield ready.pop(nxt)
+                nxt += 1
+    finally:
+        close = getattr(finished, "close", None)
+        if close is not None:
+            close()
 
 
 def _result(hunk: Hunk, completion: Completion, cached: bool, hints: tuple[Finding, ...],
