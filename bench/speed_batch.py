@@ -45,5 +45,5 @@ def compare(r: dict[str, Any], results: list[dict[str, Any]]) -> None:
     r["speedup"] = base["wall"] / r["wall"]
     r["findings_same"] = len(same)
     print(f"<!-- {r['model']} {r['hunks']} {r['mode']}: {r['speedup']:.2f}x the pipeline row; findings "
-          f"{len(r['findings'])} vs {len(base['findings'])}, {len(same)} identical; decode profile {r.get('profile')} -->",
+          f"{len(r['findings'])} vs {len(base['findings'])}, {len(same)} identical (title included); decode profile {r.get('profile')} -->",
           flush=True)

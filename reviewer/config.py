@@ -74,8 +74,8 @@ class Config:
     max_tokens: int = 384
     timeout: float = 120.0
     parallel: int = 4  # requests in flight to a model server (it batches them)
-    # Hunks the in-process model decodes together (reviewer/backends/batched.py); None = auto
-    # (4, measured best on 2 cores, fewer when the memory is short); 1 = one after another.
+    # Hunks the in-process model decodes together (reviewer/backends/batched.py); None = auto:
+    # 1 on up to 2 CPUs (measured: no gain there), else 4, fewer when memory is short.
     batch: int | None = None
     categories: tuple[Category, ...] = tuple(Category)
     min_severity: Severity = Severity.LOW

@@ -83,7 +83,8 @@ def add_review_args(p: argparse.ArgumentParser) -> None:
     model.add_argument("--parallel", type=int, metavar="N",
                        help="requests in flight at once to a model server, so it can batch them (default 4)")
     model.add_argument("--batch", metavar="N", help="hunks the in-process model decodes together: 1 = one after "
-                       "another; default auto (4, fewer when memory is short; docs/speed.md)")
+                       "another; default auto: 1 on up to 2 CPUs (measured: no gain there), else 4, fewer when "
+                       "memory is short (docs/speed.md)")
     model.add_argument("--secrets", choices=SECRETS_POLICIES,
                        help="likely secrets (keys, tokens, passwords) in code sent to a --base-url that is not "
                        "this machine: warn (default), redact them, block the review, or ignore")

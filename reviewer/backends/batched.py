@@ -222,13 +222,20 @@ class LlamaEngine:
 
 _SWAP_LOCK = threading.Lock()  # the swap is process-wide: one construction at a time
 KV_MEMORY_SHARE = 0.25
-DEFAULT_BATCH = 4  # measured best on 2 cores, docs/speed.md#batched-generation
+# Where batching pays: measured on this project's 2-core AVX2 machine (bench/batch_steps.py,
+# docs/speed.md#batched-generation), one step of k tokens costs k times one token (1.5B: 37 ms
+# alone, 160 ms for 4 sequences' tokens): generation there is compute-bound, batching saves
+# nothing and its bigger KV cache costs, so up to 2 usable CPUs the default is one at a time.
+# With more cores a step is bound by memory bandwidth and several sequences share the weight
+# reads (llama.cpp's server defaults to 4 slots); not measured on such a machine yet.
+FEW_CPUS = 2
+DEFAULT_BATCH = 4
 
 
-def default_batch() -> int:
-    """Answers decoded together when `batch` is not set: DEFAULT_BATCH, lowered to what
-    the memory holds at load (`fitting_sequences`)."""
-    return DEFAULT_BATCH  # the KV cache of all sequences may take at most this much of the free memory
+def default_batch(cpus: int) -> int:
+    """Answers decoded together when `batch` is not set: 1 on FEW_CPUS or fewer, else
+    DEFAULT_BATCH (lowered at load to what the memory holds, `fitting_sequences`)."""
+    return 1 if cpus <= FEW_CPUS else DEFAULT_BATCH
 
 
 def available_memory() -> int | None:

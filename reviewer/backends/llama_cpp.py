@@ -197,7 +197,7 @@ class LlamaCppBackend:
             self.threads = default_threads()
         self.n_gpu_layers = gpu_layers(llama_cpp, cfg.n_gpu_layers)
         log: list[str] = []
-        wanted = cfg.batch if cfg.batch is not None else default_batch()
+        wanted = cfg.batch if cfg.batch is not None else default_batch(usable_cpus())
         try:
             with native_log(llama_cpp) as log, safe_loading(llama_cpp), \
                     context_for_sequences(llama_cpp, wanted, cfg.ctx, available_memory()) as chosen:
