@@ -2,9 +2,10 @@
 
 At batch size one, generating a token reads every weight of the model from memory for
 one row of arithmetic; a batch of several sequences reads them once for all the rows.
-Measured on this project's 2-core machine with the 1.5B model (docs/speed.md): one
-token 53 ms, a batch of 4 tokens 119 ms. `run_batched` keeps up to `slots` answers in
-flight in one context:
+That pays where a step is bound by memory bandwidth, not where it is bound by arithmetic:
+on this project's 2-core machine a step of k tokens of the 1.5B model costs k times one
+(docs/speed.md#batched-generation), hence `default_batch`. `run_batched` keeps up to
+`slots` answers in flight in one context:
 
 - the prompts' shared beginning (system prompt and template, ~135 tokens) is decoded
   once, into sequence 0, and copied to each answer's sequence (`llama_memory_seq_cp`;
