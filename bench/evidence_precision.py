@@ -34,7 +34,7 @@ from reviewer.blocking import BLOCKING_KINDS, KINDS, evidence_kind, mark_advisor
 from reviewer.config import BLOCK_POLICIES, parse_fail_on
 from reviewer.evaluation.runner import is_alarm, judge
 from reviewer.grounding import FileFacts, ground_analyzer_flows
-from reviewer.pipeline import merge_analyzer_findings
+from reviewer.merging import merge_analyzer_findings
 from reviewer.types import Finding, Severity, exit_status
 
 

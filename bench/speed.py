@@ -22,6 +22,10 @@ time belong to that mode alone), on the same diff:
             shared prompt prefix is on disk (what a git hook sees on the next commit).
   warm      `reviewer review` again on the same diff with the result cache filled
             (a separate process; process start included).
+  batchN    the pipeline with N hunks decoded together (`--batch N`,
+            reviewer/backends/batched.py), from an empty cache dir of its own; `pipeline`
+            is `--batch 1`, the sequential path. Its findings are compared with the
+            pipeline row's (same diff, same model, same run).
 
 Prompt tokens "evaluated" count what llama.cpp actually decoded: tokens reused from
 the KV cache (the shared prompt prefix) are not evaluated again. The table is printed
@@ -42,6 +46,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root: `bench` and `reviewer`
+
+from bench.speed_batch import compare, fresh_cache, time_decodes
 
 NAIVE_SYSTEM = "You are an expert code reviewer."
 NAIVE_USER = (
@@ -200,6 +206,9 @@ def child_pipeline(args: argparse.Namespace, meter: TokenMeter) -> dict[str, Any
     from reviewer.backends.llama_cpp import LlamaCppBackend
     from reviewer.cli import main
 
+    profile: dict[str, float] = {}
+    time_decodes(profile)
+
     complete = LlamaCppBackend.complete
 
     def complete_and_count(backend: LlamaCppBackend, *a: Any, **kw: Any) -> Any:  # the backend counts what it decoded
@@ -210,6 +219,17 @@ def child_pipeline(args: argparse.Namespace, meter: TokenMeter) -> dict[str, Any
             meter.record(backend.evaluated_prompt_tokens - before)
 
     LlamaCppBackend.complete = complete_and_count  # type: ignore[method-assign]
+    complete_batch = LlamaCppBackend.complete_batch
+
+    def batch_and_count(backend: LlamaCppBackend, *a: Any, **kw: Any) -> Any:  # one after another: counted above
+        before = backend.evaluated_prompt_tokens
+        try:
+            yield from complete_batch(backend, *a, **kw)
+        finally:
+            if backend._engine is not None:
+                meter.record(backend.evaluated_prompt_tokens - before)
+
+    LlamaCppBackend.complete_batch = batch_and_count  # type: ignore[method-assign]
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "review.json"
@@ -217,12 +237,16 @@ def child_pipeline(args: argparse.Namespace, meter: TokenMeter) -> dict[str, Any
                 "-q", "--fail-on", "never"]
         argv += ["--threads", str(args.threads)] if args.threads else []
         argv += ["--cache-dir", args.cache_dir] if args.cache_dir else []
+        argv += ["--batch", str(args.batch)]
         code = main(argv)
         if code not in (0, 1):
             raise SystemExit(f"reviewer review exited {code}")
-        stats = json.loads(out.read_text())["stats"]
+        report = json.loads(out.read_text())
+        stats = report["stats"]
+    findings = sorted([f["path"], f["line"], f["category"], f["severity"], f["title"]] for f in report["findings"])
     return {"prompt_tokens": stats["prompt_tokens"], "completion_tokens": stats["completion_tokens"],
-            "requests": stats["hunks"] - stats["cached"], "cached": stats["cached"]}
+            "requests": stats["hunks"] - stats["cached"], "cached": stats["cached"], "findings": findings,
+            "profile": profile}
 
 
 def child_naive(args: argparse.Namespace, meter: TokenMeter) -> dict[str, Any]:
@@ -251,7 +275,7 @@ def run_child(args: argparse.Namespace) -> None:
     meter = TokenMeter()
     if args.child != "warm":
         meter.install()
-    result = CHILDREN[args.child](args, meter)
+    result = CHILDREN[_kind(args.child)](args, meter)
     result.update(load_seconds=meter.load_seconds, evaluated_prompt_tokens=meter.evaluated_prompt,
                   evaluated_per_call=meter.per_call_evaluated)
     Path(args.result).write_text(json.dumps(result))
@@ -260,12 +284,21 @@ def run_child(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- parent side
 
 
+def _kind(mode: str) -> str:
+    """The child that runs `mode` (batchN modes are the pipeline with --batch N)."""
+    return "pipeline" if mode.startswith("batch") else mode
+
+
+def _batch(mode: str) -> int:
+    return int(mode[len("batch"):]) if mode.startswith("batch") else 1
+
+
 def measure(mode: str, model: str, diff: Path, args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
     """Run one mode in a fresh process; wall time and peak RSS come from the parent."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         result_path = Path(fh.name)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--model", model, "--diff", str(diff),
-           "--result", str(result_path), "--cache-dir", cache_dir]
+           "--result", str(result_path), "--cache-dir", cache_dir, "--batch", str(_batch(mode))]
     cmd += ["--threads", str(args.threads)] if args.threads else []
     start = time.perf_counter()
     proc = subprocess.Popen(cmd)
@@ -305,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, help="llama.cpp threads (default: the reviewer's own choice)")
     p.add_argument("--json", metavar="FILE", help="also write every measurement as JSON")
     # child-process arguments
-    p.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--batch", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("--model", help=argparse.SUPPRESS)
     p.add_argument("--diff", help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
@@ -336,10 +370,12 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     if mode in ("next", "warm") and "pipeline" not in args.modes.split(","):
                         raise SystemExit(f"mode {mode} needs the pipeline mode before it (it reuses its cache dir)")
-                    r = measure(mode, model, other if mode == "next" else diff, args, result_cache)
+                    cache_dir = result_cache if not mode.startswith("batch") else fresh_cache(result_cache, mode)
+                    r = measure(mode, model, other if mode == "next" else diff, args, cache_dir)
                     r["hunks"] = size
                     results.append(r)
                     print(row(r, size), flush=True)
+                    compare(r, results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0

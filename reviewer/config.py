@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reviewer.config_values import (
+    batch_size,
     choice,
     count,
     debounce,
@@ -96,7 +97,10 @@ class Config:
     chat_format: str | None = None
     max_tokens: int = 384
     timeout: float = 120.0
-    parallel: int = 4  # requests in flight to a model server (it batches them); the in-process model runs one
+    parallel: int = 4  # requests in flight to a model server (it batches them)
+    # Hunks the in-process model decodes together (reviewer/backends/batched.py); None = auto:
+    # 1 on up to 2 CPUs (measured: no gain there), else 4, fewer when memory is short.
+    batch: int | None = None
     categories: tuple[Category, ...] = tuple(Category)
     min_severity: Severity = Severity.LOW
     # Model findings from answers the model was less sure of than this are dropped
@@ -181,6 +185,7 @@ _CONVERTERS: dict[str, Any] = {
     "max_tokens": int,
     "timeout": float,
     "parallel": lambda v: max(1, int(v)),
+    "batch": batch_size,
     "categories": parse_categories,
     "min_severity": parse_severity,
     "min_confidence": lambda v: fraction(v, "min_confidence"),

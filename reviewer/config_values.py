@@ -101,4 +101,14 @@ def choice(v: Any, choices: tuple[str, ...]) -> str:
     return s
 
 
-__all__ = ["choice", "count", "debounce", "fraction", "instruction_text", "opt_int", "parse_categories", "parse_fail_on", "parse_severity", "path_instructions", "seconds", "to_bool", "to_list"]
+def batch_size(v: Any) -> int | None:
+    """`batch`: "auto" (None) or 1 to 64 hunks decoded together."""
+    if isinstance(v, str) and v.strip().lower() == "auto":
+        return None
+    n = opt_int(v)
+    if n is not None and not 1 <= n <= 64:
+        raise ValueError(f"batch must be auto or 1 to 64, got {v!r}")
+    return n
+
+
+__all__ = ["batch_size", "choice", "count", "debounce", "fraction", "instruction_text", "opt_int", "parse_categories", "parse_fail_on", "parse_severity", "path_instructions", "seconds", "to_bool", "to_list"]

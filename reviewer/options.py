@@ -86,8 +86,10 @@ def add_review_args(p: argparse.ArgumentParser) -> None:
     model.add_argument("--server-timeout", type=float, metavar="SECONDS",
                        help="seconds to wait for each answer from a model server (default 120)")
     model.add_argument("--parallel", type=int, metavar="N",
-                       help="requests in flight at once to a model server, so it can batch them (default 4; "
-                       "the in-process model always runs one at a time)")
+                       help="requests in flight at once to a model server, so it can batch them (default 4)")
+    model.add_argument("--batch", metavar="N", help="hunks the in-process model decodes together: 1 = one after "
+                       "another; default auto: 1 on up to 2 CPUs (measured: no gain there), else 4, fewer when "
+                       "memory is short (docs/speed.md)")
     model.add_argument("--secrets", choices=SECRETS_POLICIES,
                        help="likely secrets (keys, tokens, passwords) in code sent to a --base-url that is not "
                        "this machine: warn (default), redact them, block the review, or ignore")
@@ -132,7 +134,7 @@ def set_help(p: argparse.ArgumentParser, dest: str, text: str) -> None:
 def flags(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     """The command-line settings, as `reviewer.config.load_config` takes them (None = not given)."""
     names = ("fail_on", "block", "categories", "min_severity", "min_confidence", "quiet", "model", "backend", "base_url",
-             "n_gpu_layers", "threads", "ctx", "chat_format", "parallel", "cache", "cache_dir", "analyzers", "secrets", "run_tests",
+             "n_gpu_layers", "threads", "ctx", "chat_format", "parallel", "batch", "cache", "cache_dir", "analyzers", "secrets", "run_tests",
              "baseline", "inline_ignores", "report_unused_ignores", "max_findings", "max_findings_per_file", "unsafe_no_sandbox",
              "max_hunks", "time_budget",
              "editor_against", "editor_debounce")

@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from reviewer.analyzers import HINT_SOURCES
-from reviewer.answers import merge_duplicates, parse_findings
+from reviewer.answers import parse_findings
 from reviewer.backends import Backend
 from reviewer.cache import ResultCache, cache_key
 from reviewer.config import Config
@@ -23,11 +23,21 @@ from reviewer.dataflow.tables import SOURCE_CHAINS, SOURCE_NAMES
 from reviewer.errors import NotAnswered
 from reviewer.fixes import check_findings, model_repair
 from reviewer.grounding import FileFacts, ground_analyzer_flows, ground_model_findings
+from reviewer.merging import keep_finding, merge_findings
 from reviewer.prompting import PromptTemplate, hunk_instructions, load_template, review_messages, review_schema
 from reviewer.relative import origin, shift_answer, shift_hints, shift_hunk
 from reviewer.trivial import behaviour_preserving
 from reviewer.types import (
-    NOT_REVIEWED, Completion, Finding, Hunk, HunkNote, Message, ParsedDiff, Review, SkippedFile, Stats,
+    NOT_REVIEWED,
+    Completion,
+    Finding,
+    Hunk,
+    HunkNote,
+    Message,
+    ParsedDiff,
+    Review,
+    SkippedFile,
+    Stats,
 )
 
 CHARS_PER_TOKEN = 3  # conservative for code; used only to keep prompts inside the context window
@@ -186,7 +196,7 @@ def review_hunks(
     if asks and (config.max_hunks or config.time_budget):
         yield from _within_budget(plan, asks, backend, schema, config, cache, facts, fixes)
         return
-    answers = _answers(asks, backend, schema, config.max_tokens)
+    answers = _answers(asks, backend, schema, config.max_tokens, cache)
     stopped: str | None = None  # why the model gave no more answers (a deadline, its process died)
     try:
         for step in plan:
@@ -201,9 +211,7 @@ def review_hunks(
             if stopped is not None:  # this hunk and every later ask: reported, not retried
                 yield HunkResult(step.hunk, (), skipped_reason=stopped)
                 continue
-            if cache:
-                cache.put(step.key, replace(completion, text=shift_answer(completion.text, -step.delta)))
-            yield _result(step.hunk, completion, False, step.hints, facts, fixes)
+            yield _result(step.hunk, completion, False, step.hints, facts, fixes)  # cached by _answers
     finally:
         answers.close()
 
@@ -218,14 +226,12 @@ def _within_budget(plan: list[HunkResult | _Ask], asks: list[_Ask], backend: Bac
     allowed = ordered[: config.max_hunks] if config.max_hunks else ordered
     started = time.monotonic()
     done: dict[int, Completion] = {}
-    answers = _answers(allowed, backend, schema, config.max_tokens)
+    answers = _answers(allowed, backend, schema, config.max_tokens, cache)
     try:
         for ask in allowed:
             if config.time_budget and time.monotonic() - started >= config.time_budget:
                 break
             done[id(ask)] = next(answers)
-            if cache:
-                cache.put(ask.key, replace(done[id(ask)], text=shift_answer(done[id(ask)].text, -ask.delta)))
     finally:
         answers.close()
     spent = f"time budget of {config.time_budget:g} s spent" if len(done) < len(allowed) else \
@@ -239,18 +245,25 @@ def _within_budget(plan: list[HunkResult | _Ask], asks: list[_Ask], backend: Bac
             yield HunkResult(step.hunk, (), skipped_reason=spent, unreviewed=True)
 
 
-def _answers(asks: list[_Ask], backend: Backend, schema: dict[str, object], max_tokens: int) -> Iterator[Completion]:
-    """The model's answers to `asks`, in order; concurrent where the backend allows it."""
+def _answers(asks: list[_Ask], backend: Backend, schema: dict[str, object], max_tokens: int,
+             cache: ResultCache | None) -> Iterator[Completion]:
+    """The model's answers to `asks`, in order, each cached as soon as it is there; decoded
+    together where the backend can (`complete_batch`, the in-process model), concurrent
+    where it takes several requests (a server)."""
+    batch = getattr(backend, "complete_batch", None)
+    if batch is not None and len(asks) > 1:
+        yield from _in_order(batch([ask.messages for ask in asks], schema, max_tokens), asks, cache)
+        return
     workers = min(parallel_requests(backend), len(asks))
     if workers <= 1:
         for ask in asks:
-            yield backend.complete(ask.messages, schema, max_tokens)
+            yield _cached(backend.complete(ask.messages, schema, max_tokens), ask, cache)
         return
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reviewer-request")
     try:
         futures = [pool.submit(backend.complete, ask.messages, schema, max_tokens) for ask in asks]
-        for future in futures:
-            yield future.result()
+        for ask, future in zip(asks, futures):
+            yield _cached(future.result(), ask, cache)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # a failure or an early stop sends nothing more
 
@@ -266,6 +279,30 @@ class _Fixes:
         if not any(f.suggestion for f in findings):
             return findings
         return check_findings(findings, hunk, self.facts.sources.get(hunk.path), self.cache, self.repair)
+
+
+def _cached(completion: Completion, ask: _Ask, cache: ResultCache | None) -> Completion:
+    if cache:  # stored moved to the hunk's own numbering (reviewer/relative.py)
+        cache.put(ask.key, replace(completion, text=shift_answer(completion.text, -ask.delta)))
+    return completion
+
+
+def _in_order(finished: Iterator[tuple[int, Completion]], asks: list[_Ask],
+              cache: ResultCache | None) -> Iterator[Completion]:
+    """Answers that finish in any order, cached as they come (an interrupted review keeps
+    them), yielded in the order of `asks`."""
+    ready: dict[int, Completion] = {}
+    nxt = 0
+    try:
+        for index, completion in finished:
+            ready[index] = _cached(completion, asks[index], cache)
+            while nxt in ready:
+                yield ready.pop(nxt)
+                nxt += 1
+    finally:
+        close = getattr(finished, "close", None)
+        if close is not None:
+            close()
 
 
 def _result(hunk: Hunk, completion: Completion, cached: bool, hints: tuple[Finding, ...],
@@ -287,37 +324,6 @@ def _result(hunk: Hunk, completion: Completion, cached: bool, hints: tuple[Findi
         prompt_tokens=0 if cached else completion.prompt_tokens,
         completion_tokens=0 if cached else completion.completion_tokens,
     )
-
-
-def keep_finding(finding: Finding, config: Config) -> bool:
-    return (finding.category in config.categories and finding.severity.rank >= config.min_severity.rank
-            and not finding.is_unsure(config.min_confidence))
-
-
-def merge_analyzer_findings(model: list[Finding], analyzer: tuple[Finding, ...]) -> list[Finding]:
-    """Analyzer findings join the model's unless the model already reported the same
-    category on the same line (its wording is the more helpful); severity is the higher,
-    and the analyzer is recorded in the model finding's `evidence` (reviewer/blocking.py)."""
-    out = list(model)
-    for a in analyzer:
-        twin = next((i for i, m in enumerate(out) if m.path == a.path and m.line == a.line and m.category == a.category), None)
-        if twin is None:
-            out.append(a)
-            continue
-        m = out[twin]
-        evidence = tuple(dict.fromkeys((*(m.evidence or (m.source,)), *(a.evidence or (a.source,)))))
-        out[twin] = replace(m, severity=max(m.severity, a.severity, key=lambda s: s.rank), evidence=evidence)
-    return out
-
-
-def merge_findings(model: Iterable[Finding], analyzer: Iterable[Finding], config: Config) -> list[Finding]:
-    """What a review reports: the model's and the (grounded) analyzers' findings that pass the
-    thresholds, an analyzer finding joined in unless the model reported that category on that
-    line, duplicates merged. `run_review` ends with it; the TUI applies it to the hunks so far. An
-    analyzer finding below the thresholds is not reported but still backs the model's claim on its
-    line (`evidence`)."""
-    kept = [f for f in model if keep_finding(f, config)]
-    return merge_duplicates([f for f in merge_analyzer_findings(kept, tuple(analyzer)) if keep_finding(f, config)])
 
 
 def run_review(

@@ -158,31 +158,22 @@ class GreedyGenerator:
         """Greedy completion of prompt `tokens` (see the module docstring)."""
         lib, llm = self._lib, self.llm
         evaluated = self.evaluate(tokens)
-        grammar = self._grammar_sampler(schema) if schema is not None else None
-        out: list[int] = []
-        text = b""
-        meter = _FindingsMeter()
+        picker = self.picker(schema, max_tokens)
         try:
-            while len(out) < max_tokens:
+            while True:
                 logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(self._n_vocab,))
-                if grammar is not None and meter.wants(text):
-                    meter.observe(text, self._allowed_probabilities(grammar, logits))
-                token = int(np.argmax(logits))
-                if grammar is not None and not self._allowed(grammar, token, float(logits[token])):
-                    token = self._constrained_argmax(grammar, logits)
-                if grammar is not None:
-                    lib.llama_sampler_accept(grammar, token)
-                if lib.llama_vocab_is_eog(self._vocab, token):
+                token = picker.pick(logits)
+                if token is None:
                     break
-                out.append(token)
-                text += llm.detokenize([token])
-                if len(out) < max_tokens:  # the last token's logits would never be used
-                    llm.eval([token])
+                llm.eval([token])
         finally:
-            if grammar is not None:
-                lib.llama_sampler_free(grammar)
-        answer = llm.detokenize(out).decode("utf-8", errors="replace")
-        return Generation(answer, len(tokens), len(out), evaluated, meter.confidence())
+            picker.close()
+        return picker.generation(len(tokens), evaluated)
+
+    def picker(self, schema: dict[str, Any] | None, max_tokens: int) -> TokenPicker:
+        """The per-answer state of greedy decoding (grammar, tokens so far, confidence): one
+        per sequence, so that several answers can be decoded together (batched.py)."""
+        return TokenPicker(self, self._grammar_sampler(schema) if schema is not None else None, max_tokens)
 
     def _allowed_probabilities(self, grammar: Any, logits: np.ndarray) -> list[tuple[bytes, float]]:
         """The likeliest tokens the grammar allows here, as (text, probability among allowed tokens)."""
@@ -198,6 +189,54 @@ class GreedyGenerator:
         total = float(np.exp(masked[np.isfinite(masked)] - best).sum())
         return [(self.llm.detokenize([int(t)]), float(np.exp(masked[t] - best)) / total)
                 for t in top if np.isfinite(masked[t])]
+
+
+class TokenPicker:
+    """Picks one answer's tokens from the logits the model gives for it, one at a time.
+
+    `pick` returns the next token to feed the model, or None when the answer is complete
+    (end of generation, or `max_tokens` picked: the last token is never fed, its logits
+    would not be used). The grammar is freed by `close`.
+    """
+
+    def __init__(self, owner: GreedyGenerator, grammar: Any, max_tokens: int) -> None:
+        self._owner = owner
+        self._grammar = grammar
+        self.max_tokens = max_tokens
+        self.tokens: list[int] = []
+        self.text = b""
+        self.done = max_tokens <= 0
+        self._meter = _FindingsMeter()
+
+    def pick(self, logits: np.ndarray) -> int | None:
+        if self.done:
+            return None
+        owner, grammar, lib = self._owner, self._grammar, self._owner._lib
+        if grammar is not None and self._meter.wants(self.text):
+            self._meter.observe(self.text, owner._allowed_probabilities(grammar, logits))
+        token = int(np.argmax(logits))
+        if grammar is not None and not owner._allowed(grammar, token, float(logits[token])):
+            token = owner._constrained_argmax(grammar, logits)
+        if grammar is not None:
+            lib.llama_sampler_accept(grammar, token)
+        if lib.llama_vocab_is_eog(owner._vocab, token):
+            self.done = True
+            return None
+        self.tokens.append(token)
+        self.text += owner.llm.detokenize([token])
+        if len(self.tokens) >= self.max_tokens:
+            self.done = True
+            return None
+        return token
+
+    def generation(self, prompt_tokens: int, evaluated: int) -> Generation:
+        answer = self._owner.llm.detokenize(self.tokens).decode("utf-8", errors="replace")
+        return Generation(answer, prompt_tokens, len(self.tokens), evaluated, self._meter.confidence())
+
+    def close(self) -> None:
+        if self._grammar is not None:
+            self._owner._lib.llama_sampler_free(self._grammar)
+            self._grammar = None
 
 
 class _FindingsMeter:

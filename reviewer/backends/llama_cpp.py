@@ -9,8 +9,6 @@ file without a template needs that setting (see chat_formats.py).
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import hashlib
 import os
 import threading
@@ -21,7 +19,9 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from reviewer.backends.amx import safe_loading
+from reviewer.backends.batched import LlamaEngine, available_memory, context_for_sequences, default_batch
 from reviewer.backends.chat_formats import ChatTemplate, choose_template
+from reviewer.backends.native_log import load_failure_reason, native_log
 from reviewer.cache import cache_root
 from reviewer.config import Config
 from reviewer.errors import ReviewerError
@@ -115,59 +115,6 @@ def _import_llama_cpp() -> ModuleType:
     return llama_cpp
 
 
-_GGML_LOG_ERROR = 4  # enum ggml_log_level: NONE, DEBUG, INFO, WARN, ERROR, CONT
-_OUT_OF_MEMORY = ("insufficient memory", "failed to allocate", "out of memory", "cudamalloc failed")
-
-
-@contextlib.contextmanager
-def _native_log(llama_cpp: ModuleType) -> Iterator[list[str]]:
-    """Collect llama.cpp's own error lines while loading; warnings are dropped, nothing is printed.
-
-    Why: llama-cpp-python's log callback maps ggml's WARN level to logging.ERROR, so with
-    verbose=False a load still prints native lines (e.g. "n_ctx_seq > n_ctx_train") to
-    stderr next to our one-line error; and the line that says *why* a load failed
-    ("insufficient memory (attempted to allocate 585939 MB)", "failed to read key-value
-    pairs") only exists in that log, while the exception says "Failed to create
-    llama_context". The default callback is put back afterwards.
-    """
-    lines: list[str] = []
-    log_set = getattr(llama_cpp, "llama_log_set", None)
-    callback_type = getattr(llama_cpp, "llama_log_callback", None)
-    default = getattr(getattr(llama_cpp, "_logger", None), "llama_log_callback", None)
-    if log_set is None or callback_type is None or default is None:
-        yield lines
-        return
-
-    def collect(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
-        if level == _GGML_LOG_ERROR:
-            line = " ".join(text.decode("utf-8", "replace").split())
-            if line:
-                lines.append(line)
-
-    capture = callback_type(collect)  # kept referenced until llama.cpp stops calling it
-    log_set(capture, ctypes.c_void_p(0))
-    try:
-        yield lines
-    finally:
-        log_set(default, ctypes.c_void_p(0))
-
-
-def _strip_prefix(line: str) -> str:
-    """A llama.cpp log line without its `function_name: ` prefixes."""
-    parts = line.split(": ")
-    while len(parts) > 1 and parts[0].replace("_", "").isalnum() and " " not in parts[0]:
-        parts = parts[1:]
-    return ": ".join(parts)
-
-
-def _looks_like_gguf(path: Path) -> bool:
-    try:
-        with path.open("rb") as fh:
-            return fh.read(4) == b"GGUF"
-    except OSError:
-        return False
-
-
 class LlamaCppBackend:
     """A GGUF model in-process. Cheap to construct; loads on the first `complete()`.
 
@@ -198,6 +145,8 @@ class LlamaCppBackend:
         self._llm: Any = None
         self._greedy: GreedyGenerator | None = None  # set at load when the GGUF has a chat template
         self._prefixes: PrefixStore | None = None  # prompt-prefix KV states shared between processes
+        self._engine: LlamaEngine | None = None  # several answers at once (batched.py), when slots > 1
+        self.slots: int | None = None  # answers decoded together; from `batch` and the memory, at load
         self._lock = threading.Lock()  # a Llama is not safe to call from two threads at once
 
     @property
@@ -228,6 +177,7 @@ class LlamaCppBackend:
         fix = f"lower --ctx (now {self._config.ctx})"
         if self.n_gpu_layers:
             fix += f" or --n-gpu-layers (now {self.n_gpu_layers})"
+        fix += f" or --batch (now {self._config.batch or 'auto'})"
         return fix + ", close other programs, or use a smaller model"
 
     def load(self) -> None:
@@ -247,8 +197,10 @@ class LlamaCppBackend:
             self.threads = default_threads()
         self.n_gpu_layers = gpu_layers(llama_cpp, cfg.n_gpu_layers)
         log: list[str] = []
+        wanted = cfg.batch if cfg.batch is not None else default_batch(usable_cpus())
         try:
-            with _native_log(llama_cpp) as log, safe_loading(llama_cpp):
+            with native_log(llama_cpp) as log, safe_loading(llama_cpp), \
+                    context_for_sequences(llama_cpp, wanted, cfg.ctx, available_memory()) as chosen:
                 llm = llama_cpp.Llama(
                     model_path=str(self.path),
                     n_ctx=cfg.ctx,
@@ -270,6 +222,7 @@ class LlamaCppBackend:
             raise
         self.load_seconds = time.perf_counter() - start
         self._llm = llm
+        self.slots = chosen[0] if chosen else 1
         self.chat_template = template
         # llama-cpp-python formats the few file templates it recognises (plain ChatML, Llama 3,
         # Mistral) with code of its own, kept as it was; every other template, the file's or
@@ -280,31 +233,15 @@ class LlamaCppBackend:
             from reviewer.backends.prefix_store import PrefixStore
 
             self._greedy = GreedyGenerator(llm, template.text)
-            if cfg.cache:
-                self._prefixes = PrefixStore.for_model(cache_root(cfg.cache_dir), self._info.sha256)
+            if self.slots > 1:
+                self._engine = LlamaEngine(llm, self.slots)
+            if cfg.cache:  # a context shaped for several sequences saves states of its own shape
+                self._prefixes = PrefixStore.for_model(cache_root(cfg.cache_dir), self._info.sha256, self.slots)
 
     def _classify_load_error(self, exc: BaseException, log: list[str]) -> ReviewerError:
-        """A one-line ReviewerError for a failed load, from the exception and llama.cpp's log.
-
-        llama-cpp-python raises ValueError("Failed to create llama_context") when the KV
-        cache cannot be allocated (a too large --ctx, too little RAM or VRAM): that is
-        memory, not a broken file, and the fix is a different one.
-        """
-        detail = " ".join(str(exc).split())[:160]
-        memory_line = next((ln for ln in log if any(m in ln.lower() for m in _OUT_OF_MEMORY)), None)
-        if memory_line is not None or "llama_context" in detail:
-            why = f" ({_strip_prefix(memory_line)[:160]})" if memory_line else ""
-            return self._load_failure(f"not enough memory for the model and a {self._config.ctx}-token context{why}",
-                                      self._memory_fix())
-        if not _looks_like_gguf(self.path):
-            return self._load_failure("not a GGUF file")
-        reason = "the file is corrupt or truncated, or there is not enough memory"
-        first_error = next((_strip_prefix(ln) for ln in log), "")
-        if first_error:
-            return self._load_failure(f"the file is corrupt or truncated ({first_error[:160]})")
-        if not detail or "failed to load model from file" in detail.lower():  # adds nothing but the path
-            return self._load_failure(reason)
-        return self._load_failure(f"{reason} ({detail})")
+        """A one-line ReviewerError for a failed load (native_log.load_failure_reason)."""
+        reason, memory = load_failure_reason(exc, log, self.path, self._config.ctx)
+        return self._load_failure(reason, self._memory_fix() if memory else None)
 
     # -- the Backend protocol ------------------------------------------------------
 
@@ -346,12 +283,7 @@ class LlamaCppBackend:
                          max_tokens: int) -> Completion:
         """The fast path (see greedy.py): same answer as create_chat_completion, less work."""
         tokens = greedy.prompt_tokens(messages)
-        room = self._config.ctx - len(tokens)
-        if room < min(max_tokens, 64):
-            raise ReviewerError(
-                f"the prompt does not fit the model context ({len(tokens)} prompt tokens, context {self._config.ctx}); "
-                "raise --ctx or lower max_hunk_lines"
-            )
+        room = self._check_room(tokens, max_tokens)
         try:
             self._restore_prefix(greedy, tokens)
             gen = greedy.generate(tokens, schema, min(max_tokens, room))
@@ -361,6 +293,16 @@ class LlamaCppBackend:
         self.evaluated_prompt_tokens += gen.evaluated_prompt_tokens
         return Completion(text=gen.text, prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
                           confidence=gen.confidence)
+
+    def _check_room(self, tokens: list[int], max_tokens: int) -> int:
+        """Room left in one sequence's context after the prompt `tokens`; a ReviewerError when too little."""
+        room = self._config.ctx - len(tokens)
+        if room < min(max_tokens, 64):
+            raise ReviewerError(
+                f"the prompt does not fit the model context ({len(tokens)} prompt tokens, context {self._config.ctx}); "
+                "raise --ctx or lower max_hunk_lines"
+            )
+        return room
 
     def _restore_prefix(self, greedy: GreedyGenerator, tokens: list[int]) -> None:
         """Put the longest known shared prefix of `tokens` into the KV cache: from the
@@ -379,11 +321,56 @@ class LlamaCppBackend:
             self.evaluated_prompt_tokens += greedy.evaluate(tokens[:shared])
             store.save(self._llm, tokens[:shared])
 
+    def complete_batch(self, conversations: list[list[Message]], schema: dict[str, Any] | None,
+                       max_tokens: int) -> Iterator[tuple[int, Completion]]:
+        """Answers to several conversations, (index, completion) each as soon as it is ready:
+        decoded together, `slots` at a time (batched.py), where the model allows it; else one
+        after another, in order. Each answer is the greedy one, as `complete` gives it."""
+        with self._lock:
+            self._load_locked()
+            batched = self._engine is not None and self._greedy is not None and len(conversations) > 1
+        if not batched:
+            for i, messages in enumerate(conversations):
+                yield i, self.complete(messages, schema, max_tokens)
+            return
+        with self._lock:  # held while the caller consumes: the context is in use until the last answer
+            yield from self._complete_batched(conversations, schema, max_tokens)
+
+    def _complete_batched(self, conversations: list[list[Message]], schema: dict[str, Any] | None,
+                          max_tokens: int) -> Iterator[tuple[int, Completion]]:
+        from reviewer.backends.batched import Request, run_batched, shared_prefix
+
+        greedy, engine = self._greedy, self._engine
+        assert greedy is not None and engine is not None
+        prompts = [greedy.prompt_tokens(messages) for messages in conversations]
+        for tokens in prompts:
+            self._check_room(tokens, max_tokens)
+        requests = [Request(tokens, lambda t=tokens: greedy.picker(schema, min(max_tokens, self._config.ctx - len(t))))
+                    for tokens in prompts]
+        try:
+            prefix = shared_prefix(prompts)
+            self._restore_prefix(greedy, prompts[0])
+            if prefix:  # the shared beginning, decoded once into sequence 0 (or found there / on disk)
+                self.evaluated_prompt_tokens += greedy.evaluate(prompts[0][:prefix])
+            else:
+                self._llm.reset()
+                self._llm._ctx.kv_cache_clear()
+            for index, gen in run_batched(requests, engine, engine.sequences, prefix):
+                self.evaluated_prompt_tokens += gen.evaluated_prompt_tokens
+                yield index, Completion(text=gen.text, prompt_tokens=gen.prompt_tokens,
+                                        completion_tokens=gen.completion_tokens, confidence=gen.confidence)
+        except (ValueError, RuntimeError) as exc:  # llama.cpp decode or grammar failures, as `complete`
+            msg = " ".join(str(exc).split())[:200]
+            raise ReviewerError(f"model {self._info.name} failed to answer: {msg}") from None
+
     def close(self) -> None:
         """Free the model. Safe to call when nothing was loaded, and more than once."""
         with self._lock:
             llm, self._llm = self._llm, None
             self._greedy = None  # it holds the model too
+            engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.close()
         if llm is not None:
             _close(llm)
 

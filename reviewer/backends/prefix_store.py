@@ -49,10 +49,13 @@ class PrefixStore:
         self.directory = directory
 
     @classmethod
-    def for_model(cls, cache_root: Path, model_sha256: str) -> PrefixStore:
+    def for_model(cls, cache_root: Path, model_sha256: str, sequences: int = 1) -> PrefixStore:
+        """The store of one model; a context with room for several sequences (batched.py) is
+        shaped differently and keeps states of its own."""
         import llama_cpp
 
-        return cls(cache_root / "kv" / f"{model_sha256[:16]}-llama-cpp-{llama_cpp.__version__}")
+        shape = f"-seq{sequences}" if sequences > 1 else ""
+        return cls(cache_root / "kv" / f"{model_sha256[:16]}-llama-cpp-{llama_cpp.__version__}{shape}")
 
     # -- lookup --------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from reviewer.backends import Backend
 from reviewer.cache import ResultCache
 from reviewer.config import Config
 from reviewer.grounding import demoted, is_alarm_claim
-from reviewer.pipeline import keep_finding
+from reviewer.merging import keep_finding
 from reviewer.testgen.fixcheck import check_with_tests
 from reviewer.testgen.origin import tests_python
 from reviewer.testgen.sandbox import TreeSpec

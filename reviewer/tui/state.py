@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from reviewer.baseline import Baseline
 from reviewer.config import Config
 from reviewer.grounding import FileFacts, ground_analyzer_flows
-from reviewer.pipeline import HunkResult, merge_findings
+from reviewer.merging import merge_findings
+from reviewer.pipeline import HunkResult
 from reviewer.tui.edits import Edit
 from reviewer.types import Category, Finding, Hunk, ModelInfo, ParsedDiff, Review, Severity, SkippedFile, Stats
 
