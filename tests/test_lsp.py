@@ -171,10 +171,12 @@ async def test_bad_input_is_one_warning_and_the_server_keeps_running(repo: Path,
         messages = [m.message for m in client.messages]
     assert all(m.type == lsp.MessageType.Warning for m in client.messages)
     assert len(messages) == 4, messages  # the second open of the same file outside a repository: not repeated
-    assert "loose.py is not in a git repository" in messages[0]
-    assert messages[1] == "reviewer: blob.py is a binary file; not reviewed"
-    assert "big.py is 2,400 bytes, over editor-max-bytes (1,000)" in messages[2]
-    assert "gone.py no longer exists" in messages[3]
+    # one warning each; files are handled by the background worker, so not necessarily in the order opened
+    # (seen once on a loaded machine: the binary file's warning first)
+    assert sum("loose.py is not in a git repository" in m for m in messages) == 1, messages
+    assert "reviewer: blob.py is a binary file; not reviewed" in messages
+    assert sum("big.py is 2,400 bytes, over editor-max-bytes (1,000)" in m for m in messages) == 1, messages
+    assert sum("gone.py no longer exists" in m for m in messages) == 1, messages
     assert all("\n" not in m and "Traceback" not in m for m in messages)
 
 
