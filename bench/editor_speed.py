@@ -8,6 +8,8 @@ A temporary repository gets a one-hunk change (an f-string SQL query added to a 
 a pytest-lsp client starts `reviewer lsp` on a fresh result cache, opens the file and
 saves it, and times save -> first publishDiagnostics: cold (the model loads in the
 server), warm (the model loaded, a new hunk; twice), and cached (an earlier hunk saved again).
+Then the editor-then-commit path: `git add`, and `git commit` through the hook `reviewer hook
+install` writes, timed; the hook's summary says how many hunks came from the editor's cache.
 """
 
 from __future__ import annotations
@@ -76,10 +78,28 @@ def main() -> None:
         _git(repo, "add", "-A")
         _git(repo, "commit", "-qm", "init")
         rows = asyncio.run(measure(repo, Path(tmp) / "cache"))
+        commit = commit_after_editor(repo, Path(tmp) / "cache")
     print("| save of a one-hunk change | seconds to diagnostics | diagnostics |")
     print("|---|---:|---:|")
     for label, seconds, count in rows:
         print(f"| {label} | {seconds:.2f} | {count} |")
+    print()
+    print("| then | seconds | the hook said |")
+    print("|---|---:|---|")
+    print(f"| `git add`, `git commit` (hook installed by `reviewer hook install`) | {commit[0]:.2f} | {commit[1]} |")
+
+
+def commit_after_editor(repo: Path, cache: Path) -> tuple[float, str]:
+    """`git add` the saved file and `git commit` through the installed hook; (seconds, the hook's summary line)."""
+    env = {**os.environ, "REVIEWER_CACHE_DIR": str(cache), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    subprocess.run([sys.executable, "-m", "reviewer", "hook", "install"], cwd=repo, env=env, check=True, capture_output=True)
+    _git(repo, "add", "users.py")
+    started = time.perf_counter()
+    done = subprocess.run(["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "change"], cwd=repo,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    seconds = time.perf_counter() - started
+    summary = next((ln.strip() for ln in done.stdout.splitlines() if "hunk" in ln), done.stdout.strip()[-120:])
+    return seconds, f"{summary} (exit {done.returncode})"
 
 
 if __name__ == "__main__":
