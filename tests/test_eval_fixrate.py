@@ -14,7 +14,7 @@ from reviewer.config import Config
 from reviewer.evaluation.runner import format_table, run_eval, score
 
 GCD = {
-    "id": "quixbugs/gcd.py/introduce", "source": "quixbugs", "label": "buggy", "category": "bug",
+    "id": "quixbugs/gcd.py/introduce", "source": "QuixBugs", "label": "buggy", "category": "bug",
     "expect": {"path": "algorithms/gcd.py", "lines": [5], "scope": "line"},
     "diff": ("diff --git a/algorithms/gcd.py b/algorithms/gcd.py\n--- a/algorithms/gcd.py\n+++ b/algorithms/gcd.py\n"
              "@@ -1,5 +1,5 @@\n def gcd(a, b):\n     if b == 0:\n         return a\n     else:\n"
@@ -61,9 +61,9 @@ def test_quixbugs_suggestions_are_run_against_the_programs_tests(suggestion: str
     assert fix["status"] == status and fix["oracle"] == "quixbugs-io", fix
     (finding,) = [f for f in result["findings"] if f["source"] == "model"]
     assert finding["suggestion_check"]["patch"].startswith("--- a/algorithms/gcd.py")  # anyone can re-run it
-    s = score({GCD["id"]: GCD}, [result])["quixbugs"]
+    s = score({GCD["id"]: GCD}, [result])["QuixBugs"]
     assert (s.detected, s.checked, s.fixed) == (1, 1, int(status == "fixed"))
-    assert "| fixed (of detected) |" in format_table({"quixbugs": s})
+    assert "| fixed (of detected) |" in format_table({"QuixBugs": s})
 
 
 def test_without_the_programs_tests_the_fix_is_unverified(tmp_path: Path) -> None:
@@ -91,4 +91,4 @@ def test_eval_prints_the_fix_columns(tmp_path: Path, tests_dir: Path, capsys: py
     monkeypatch.setattr(backends, "make_backend", lambda config: answering(5, "        return gcd(b, a % b)"))
     code = main(["eval", str(cases), "--out", str(tmp_path / "r.jsonl"), "--no-cache", "-q"])  # tests found beside cases/
     out = capsys.readouterr().out
-    assert code == 0 and "| quixbugs | 1 | 1 (100%) | 0 | 0 (-) |" in out and "| 1 | 1 | 1 (100%) | 0 |" in out
+    assert code == 0 and "| QuixBugs | 1 | 1 (100%) | 0 | 0 (-) |" in out and "| 1 | 1 | 1 (100%) | 0 |" in out

@@ -77,7 +77,7 @@ def fix_outcome(case: dict[str, Any], findings: Sequence[dict[str, Any]], new_li
         return {**out, "status": "unverified", "oracle": "none", "detail": "the new file is not known"}
     path = case["expect"]["path"]
     program = Path(path).stem
-    if case.get("source") == "quixbugs":
+    if str(case.get("source", "")).lower() == "quixbugs":  # "QuixBugs" in shared/eval
         tests = tests_dir / f"{program}.json" if tests_dir else None
         if tests is None or not tests.is_file():
             return {**out, "status": "unverified", "oracle": "quixbugs-io", "detail": f"no input/output tests for {program}"}
