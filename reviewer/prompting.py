@@ -213,7 +213,7 @@ def repair_messages(hunk: Hunk, finding: Finding, suggestion: str, reason: str, 
     template = load_template("repair")
     several = finding.end_line > finding.line
     lines = f"lines {finding.line}-{finding.end_line}" if several else f"line {finding.line}"
-    fence = lambda text: neutralize_special_tokens(text.replace("```", "` ` `"))  # noqa: E731 - keep the fence intact
+    fence = lambda text: neutralize_special_tokens(text.replace("```", "` ` `"))  # keeps the fence intact
     rejected = (f"This replacement was rejected ({inline_text(reason)}):\n\n```\n{fence(suggestion)}\n```\n\n"
                 if show_rejected else f"An earlier answer was rejected: {inline_text(reason)}.\n\n")
     values = {

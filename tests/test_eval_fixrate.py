@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -92,3 +91,18 @@ def test_eval_prints_the_fix_columns(tmp_path: Path, tests_dir: Path, capsys: py
     code = main(["eval", str(cases), "--out", str(tmp_path / "r.jsonl"), "--no-cache", "-q"])  # tests found beside cases/
     out = capsys.readouterr().out
     assert code == 0 and "| QuixBugs | 1 | 1 (100%) | 0 | 0 (-) |" in out and "| 1 | 1 | 1 (100%) | 0 |" in out
+
+
+def test_sqrt_is_judged_within_its_epsilon_as_quixbugs_does(tmp_path: Path, tests_dir: Path) -> None:
+    """The correct sqrt returns 5.196176 for sqrt(27, 0.01) where the recorded output is 5.196165: right
+    within epsilon, as QuixBugs' own test_sqrt accepts; exact comparison called the correct program wrong."""
+    (tests_dir / "sqrt.json").write_text("[[2, 0.01], 1.4166666666666665]\n[[27, 0.01], 5.196164639727311]\n")
+    case = {"id": "quixbugs/sqrt.py/introduce", "source": "QuixBugs", "label": "buggy", "category": "bug",
+            "expect": {"path": "algorithms/sqrt.py", "lines": [3], "scope": "line"},
+            "diff": ("diff --git a/algorithms/sqrt.py b/algorithms/sqrt.py\n--- a/algorithms/sqrt.py\n"
+                     "+++ b/algorithms/sqrt.py\n@@ -1,5 +1,5 @@\n def sqrt(x, epsilon):\n     approx = x / 2\n"
+                     "-    while abs(x - approx ** 2) > epsilon:\n+    while abs(x - approx) > epsilon:\n"
+                     "         approx = 0.5 * (approx + x / approx)\n     return approx\n")}
+    fix = "    while abs(x - approx ** 2) > epsilon:"
+    (result,) = run_eval([case], Config(cache=False), tmp_path / "r.jsonl", backend=answering(3, fix), fix_tests=tests_dir)
+    assert result["fix"]["status"] == "fixed", result["fix"]

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from conftest import git
+from test_ci_github import ci as github_ci
+from test_ci_github import posted_reviews, server  # noqa: F401 - `server` is a fixture used below
 
 from reviewer import backends
 from reviewer.backends.fake import FakeBackend
@@ -20,9 +22,6 @@ from reviewer.cli import main
 from reviewer.config import Config
 from reviewer.diff import DiffSource
 from reviewer.session import parse_source
-
-from test_ci_github import ci as github_ci  # noqa: E402 - the fake GitHub server and its helpers
-from test_ci_github import posted_reviews, server  # noqa: F401 - `server` is a fixture used below
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sample.diff"
 OLD_LINE = '    cur = db.execute("SELECT id, name, email FROM users WHERE id = ?", (user_id,))'
@@ -109,7 +108,7 @@ SAMPLE_FILE = (
 
 
 @pytest.mark.parametrize("repaired", [False, True])
-def test_github_posts_no_failed_suggestion_block(repaired: bool, server: Any, make_repo: Any, tmp_path: Path,
+def test_github_posts_no_failed_suggestion_block(repaired: bool, server: Any, make_repo: Any, tmp_path: Path,  # noqa: F811
                                                  monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     repo, base, head = _pr_repo(make_repo)
     event = tmp_path / "pr-e2e.json"

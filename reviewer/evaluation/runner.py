@@ -190,8 +190,8 @@ def format_table(scores: dict[str, Score]) -> str:
     def pct(x: float | None) -> str:
         return "-" if x is None else f"{100 * x:.0f}%"
 
-    rows = ["| source | buggy | detected | clean | false alarms | median s/case | suggested | checked | fixed "
-            "(of detected) | unverified |", "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [("| source | buggy | detected | clean | false alarms | median s/case | suggested | checked | fixed "
+             "(of detected) | unverified |"), "|---|---|---|---|---|---|---|---|---|---|"]
     for source in sorted(scores, key=lambda s: (s == "ALL", s)):
         s = scores[source]
         med = "-" if s.median_seconds is None else f"{s.median_seconds:.1f}"

@@ -91,7 +91,7 @@ def plan(finding: Finding, window: Window) -> Replacement | None:
     start, end = finding.line, max(finding.end_line, finding.line)
     if not finding.suggestion or start < window.first or end > window.last:
         return None
-    at = lambda n: window.lines[n - window.first]  # noqa: E731 - a one-line index helper
+    at = lambda n: window.lines[n - window.first]
     new = reindent(unfenced(finding.suggestion).strip("\n").split("\n"), [at(start)])
     extra = len(new) - (end - start + 1)
     # the suggestion's last lines restate the lines after the range: take them in
