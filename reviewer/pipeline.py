@@ -252,7 +252,10 @@ def _answers(asks: list[_Ask], backend: Backend, schema: dict[str, object], max_
     where it takes several requests (a server)."""
     batch = getattr(backend, "complete_batch", None)
     if batch is not None and len(asks) > 1:
-        yield from _in_order(batch([ask.messages for ask in asks], schema, max_tokens), asks, cache)
+        # Drained before the first answer is handed on: a failed suggestion's repair (reviewer/fixes/)
+        # asks the same model, and a batch holds it until its last answer (it deadlocked in the real-model
+        # test). Each answer is still cached the moment it is decoded.
+        yield from list(_in_order(batch([ask.messages for ask in asks], schema, max_tokens), asks, cache))
         return
     workers = min(parallel_requests(backend), len(asks))
     if workers <= 1:

@@ -168,3 +168,29 @@ def test_findings_without_a_suggestion_are_left_alone(config: Any) -> None:
     backend = FakeBackend(answer=lambda m: _answer(""))
     (f,) = [f for f in run_review(ParsedDiff((make_hunk(),)), backend, config, None).findings if f.source == "model"]
     assert f.fix is None and f.suggestion is None and f.severity == Severity.HIGH
+
+
+def test_a_repair_waits_for_the_batch_that_holds_the_model(config: Any) -> None:
+    """The in-process model holds its context while a batch of hunks decodes (backends/batched.py); a
+    repair asked between two answers of that batch deadlocked the real-model test. The pipeline now
+    drains the batch first."""
+
+    class Batching(FakeBackend):
+        busy = False
+
+        def complete_batch(self, conversations: list, schema: Any, max_tokens: int) -> Any:
+            self.busy = True
+            try:
+                for i, messages in enumerate(conversations):
+                    yield i, FakeBackend.complete(self, messages, schema, max_tokens)
+            finally:
+                self.busy = False
+
+        def complete(self, messages: list, schema: Any, max_tokens: int) -> Any:
+            assert not self.busy, "a repair was asked while the batch held the model"
+            return super().complete(messages, schema, max_tokens)
+
+    backend = Batching(answer=lambda m: _answer(BROKEN), repair=lambda m: {"suggestion": PARAMETERIZED.strip()})
+    hunks = (make_hunk(), make_hunk(path="app/other.py"))
+    review = run_review(ParsedDiff(hunks), backend, config, None)
+    assert len(backend.repairs) == 2 and all(f.fix.status == "repaired" for f in review.findings if f.source == "model")
