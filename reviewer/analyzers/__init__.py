@@ -109,6 +109,12 @@ def _tool_version(dist: str) -> str:
         return "absent"
 
 
+def tool_tags() -> tuple[str, str]:
+    """The cache tags of bandit and ruff: the installed version plus what reviewer adds to each
+    (bandit's f-string reader, ruff's rule table), which are part of their answers too."""
+    return f"{_tool_version('bandit')}-{BANDIT_READER_TAG}", f"{_tool_version('ruff')}-{ruff.RULESET_TAG}"
+
+
 def _to_json(findings: list[Finding]) -> str:
     return json.dumps([[f.path, f.line, f.end_line, f.category.value, f.severity.value, f.title, f.message,
                         f.suggestion, f.source] for f in findings])
@@ -160,8 +166,7 @@ def analyze(parsed: ParsedDiff, cache: ResultCache | None = None) -> tuple[Findi
     added = {(h.path, ln.new_no): ln.text for h in parsed.hunks for ln in h.lines
              if ln.kind == "+" and ln.new_no is not None}
     found: dict[tuple[str, int, str], Finding] = {}
-    bandit_version = f"{_tool_version('bandit')}-{BANDIT_READER_TAG}"
-    ruff_version = f"{_tool_version('ruff')}-{ruff.RULESET_TAG}"  # the rule table is part of the answer
+    bandit_version, ruff_version = tool_tags()
     python_paths = sorted({h.path for h in parsed.hunks if h.language == "python"})
     for path in python_paths:
         lines = parsed.sources.get(path)

@@ -18,11 +18,9 @@ import re
 import textwrap
 import tokenize
 from dataclasses import dataclass
-from importlib import metadata
 
-from reviewer.analyzers import cached_findings, ruff
+from reviewer.analyzers import cached_findings, ruff, tool_tags
 from reviewer.analyzers import taint as taint_analyzer
-from reviewer.analyzers.bandit import READER_TAG as BANDIT_READER_TAG
 from reviewer.analyzers.bandit import bandit_findings
 from reviewer.cache import ResultCache
 from reviewer.fixes.apply import Replacement, Window, applied, normalized, plan, unified_patch
@@ -175,19 +173,12 @@ def _lex(lines: tuple[str, ...], language: str) -> tuple[list[str], int] | None:
 # -- the analyzers -----------------------------------------------------------------------------
 
 
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "absent"
-
-
 def analyzer_findings(path: str, text: str, whole: bool, cache: ResultCache | None) -> list[Finding]:
     """bandit, ruff and (whole files) taint on `text`, through the analyzers' result cache."""
+    bandit_tag, ruff_tag = tool_tags()  # the keys analyze() uses: the original file's answers are cache hits
     return [
-        *cached_findings("bandit", f"{_version('bandit')}-{BANDIT_READER_TAG}", lambda p, s, _w: bandit_findings(p, s),
-                         path, text, cache, whole),
-        *cached_findings("ruff", f"{_version('ruff')}-{ruff.RULESET_TAG}", ruff.run_ruff, path, text, cache, whole),
+        *cached_findings("bandit", bandit_tag, lambda p, s, _w: bandit_findings(p, s), path, text, cache, whole),
+        *cached_findings("ruff", ruff_tag, ruff.run_ruff, path, text, cache, whole),
         *cached_findings("taint", taint_analyzer.VERSION, taint_analyzer.taint_findings, path, text, cache, whole),
     ]
 
