@@ -6,7 +6,6 @@ these); `run_review` collects them, merges duplicates and applies the thresholds
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +23,14 @@ from reviewer.errors import NotAnswered
 from reviewer.fixes import check_findings, model_repair
 from reviewer.grounding import FileFacts, ground_analyzer_flows, ground_model_findings
 from reviewer.merging import keep_finding, merge_findings
-from reviewer.prompting import PromptTemplate, hunk_instructions, load_template, review_messages, review_schema
+from reviewer.prompting import (
+    PromptTemplate,
+    hunk_instructions,
+    load_template,
+    messages_digest,
+    review_messages,
+    review_schema,
+)
 from reviewer.relative import origin, shift_answer, shift_hints, shift_hunk
 from reviewer.trivial import behaviour_preserving
 from reviewer.types import (
@@ -94,11 +100,6 @@ def fitting_prompt(
     return None
 
 
-def messages_digest(messages: list[Message]) -> str:
-    h = hashlib.sha256()
-    for m in messages:
-        h.update(f"{m['role']}\0{m['content']}\0".encode())
-    return h.hexdigest()
 
 
 def result_key(hunk: Hunk, hints: tuple[Finding, ...], config: Config, template: PromptTemplate,

@@ -14,6 +14,7 @@ fence, and the path and section stay on one line inside their backticks.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -202,6 +203,14 @@ def review_schema() -> dict[str, Any]:
         },
         "required": ["analysis", "findings"],
     }
+
+
+def messages_digest(messages: list[Message]) -> str:
+    """sha256 of the chat messages, roles included: what a result-cache key is made from."""
+    h = hashlib.sha256()
+    for m in messages:
+        h.update(f"{m['role']}\0{m['content']}\0".encode())
+    return h.hexdigest()
 
 
 def repair_messages(hunk: Hunk, finding: Finding, suggestion: str, reason: str, flagged: str,

@@ -23,8 +23,8 @@ from helpers import make_finding, make_hunk
 from reviewer.backends.fake import FakeBackend
 from reviewer.cache import ResultCache, cache_key
 from reviewer.diff import DiffSource
-from reviewer.pipeline import messages_digest, review_hunks, run_review
-from reviewer.prompting import load_template, review_messages
+from reviewer.pipeline import review_hunks, run_review
+from reviewer.prompting import load_template, messages_digest, review_messages
 from reviewer.relative import origin, shift_answer, shift_hunk
 from reviewer.session import ReviewSession
 from reviewer.types import ParsedDiff

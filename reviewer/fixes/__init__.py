@@ -20,7 +20,7 @@ from reviewer.cache import ResultCache, cache_key
 from reviewer.errors import NotAnswered
 from reviewer.fixes.apply import window_for
 from reviewer.fixes.checks import Verdict, check_suggestion
-from reviewer.prompting import load_template, repair_messages, repair_schema
+from reviewer.prompting import load_template, messages_digest, repair_messages, repair_schema
 from reviewer.types import Finding, FixCheck, Hunk, Message
 
 REPAIR_TOKENS = 200  # a replacement of a few lines; measured answers are 20-80 tokens
@@ -70,8 +70,7 @@ def model_repair(backend: Backend, cache: ResultCache | None) -> Repair:
 
     def ask(hunk: Hunk, finding: Finding, rejected: str, reason: str, flagged: str, was_code: bool) -> str | None:
         messages: list[Message] = repair_messages(hunk, finding, rejected, reason, flagged, was_code)
-        digest = "\0".join(f"{m['role']}\0{m['content']}" for m in messages)
-        key = cache_key(backend.info.sha256, template.cache_tag, digest, str(REPAIR_TOKENS))
+        key = cache_key(backend.info.sha256, template.cache_tag, messages_digest(messages), str(REPAIR_TOKENS))
         completion = cache.get(key) if cache else None
         if completion is None:
             try:

@@ -18,8 +18,8 @@ from typing import Any
 
 from reviewer.backends import Backend
 from reviewer.cache import ResultCache, cache_key
-from reviewer.pipeline import CHARS_PER_TOKEN, messages_digest
-from reviewer.prompting import PromptTemplate, load_template
+from reviewer.pipeline import CHARS_PER_TOKEN
+from reviewer.prompting import PromptTemplate, load_template, messages_digest
 from reviewer.testgen.extract import ChangedFunction
 from reviewer.testgen.units import SplitModule, TestUnit, dedupe_test_names, merge_modules, split_module  # re-exported
 from reviewer.types import Completion, Message
