@@ -23,6 +23,7 @@ from typing import Any
 
 from reviewer.errors import ReviewerError
 from reviewer.evaluation.alarms import detecting
+from reviewer.fixes.apply import spliced
 from reviewer.fixes.checks import analyzer_findings
 from reviewer.pysource import parse_python
 
@@ -60,8 +61,7 @@ TOLERANCE = {"sqrt": "args[-1]"}
 def applied(lines: Sequence[str], finding: dict[str, Any]) -> str:
     """The new file with the finding's (checked) suggestion in place of its lines."""
     start, end = int(finding["line"]), int(finding.get("end_line") or finding["line"])
-    new = [*lines[: start - 1], *str(finding["suggestion"]).split("\n"), *lines[end:]]
-    return "\n".join(new) + "\n"
+    return "\n".join(spliced(lines, start, end, str(finding["suggestion"]).split("\n"))) + "\n"
 
 
 def fix_outcome(case: dict[str, Any], findings: Sequence[dict[str, Any]], new_lines: Sequence[str] | None,

@@ -110,10 +110,14 @@ def plan(finding: Finding, window: Window) -> Replacement | None:
     return Replacement(start, end, new, tuple(at(n) for n in range(start, end + 1)))
 
 
+def spliced(lines: Sequence[str], start: int, end: int, new: Sequence[str], first: int = 1) -> tuple[str, ...]:
+    """`lines` (numbered from `first`) with lines start..end replaced by `new`."""
+    return (*lines[: start - first], *new, *lines[end - first + 1:])
+
+
 def applied(window: Window, rep: Replacement) -> Window:
     """The window with the replacement made."""
-    i, j = rep.start - window.first, rep.end - window.first + 1
-    return Window(window.first, (*window.lines[:i], *rep.new, *window.lines[j:]), window.whole)
+    return Window(window.first, spliced(window.lines, rep.start, rep.end, rep.new, window.first), window.whole)
 
 
 def unified_patch(path: str, before: Window, after: Window) -> str:
@@ -142,4 +146,4 @@ def _shift(spec: str, by: int) -> str:
     return f"{sign}{int(start) + by}" + (f",{count}" if count else "")
 
 
-__all__ = ["Replacement", "Window", "applied", "normalized", "plan", "reindent", "unfenced", "unified_patch", "window_for"]
+__all__ = ["Replacement", "Window", "applied", "normalized", "plan", "reindent", "spliced", "unfenced", "unified_patch", "window_for"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from reviewer.fixes.apply import spliced
 from reviewer.testgen.suggestions import Suggestion, TestgenResult, TestgenSession
 from reviewer.types import Finding, FixCheck
 
@@ -31,7 +32,7 @@ def check_with_tests(findings: Sequence[Finding], session: TestgenSession, resul
         if not tests or source is None or session.tree is None:
             out.append(f)
             continue
-        fixed = [*source[: f.line - 1], *str(f.suggestion).split("\n"), *source[f.end_line:]]
+        fixed = spliced(source, f.line, f.end_line, str(f.suggestion).split("\n"))
         files = {f"test__reviewer_fixcheck_{i}.py": s.code for i, s in enumerate(tests)}
         run = session.pytest_with(f.path, "\n".join(fixed) + "\n", files)
         failed = [name for name in files if name in run.collect_errors] + \
